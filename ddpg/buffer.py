@@ -1,0 +1,81 @@
+"""Replay buffer: one preallocated tensor on the training device, written in place as a ring."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+
+class Batch(NamedTuple):
+    obs: torch.Tensor         # (B, obs_dim)
+    action: torch.Tensor      # (B, action_dim), in env units
+    reward: torch.Tensor      # (B,)
+    next_obs: torch.Tensor    # (B, obs_dim)
+    terminated: torch.Tensor  # (B,) 1.0 where s' is a real terminal; 0.0 on time-limit cuts
+
+
+class ReplayBuffer:
+    """Transitions (s, a, r, s', terminated) as rows of one float32 tensor.
+
+    Packing each transition into one row means adding it is one copy (one host-to-device copy on
+    CUDA) and sampling is one gather. Indices are drawn on the device from the buffer's own
+    generator, so sampling never syncs with the host and is reproducible from its state.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device,
+                 seed: int = 0) -> None:
+        self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
+        self.device = torch.device(device)
+        o, a = obs_dim, action_dim
+        # Column layout of a row: [obs | action | reward | next_obs | terminated]
+        self.cols = {"obs": slice(0, o), "action": slice(o, o + a), "reward": slice(o + a, o + a + 1),
+                     "next_obs": slice(o + a + 1, 2 * o + a + 1), "terminated": slice(2 * o + a + 1, 2 * o + a + 2)}
+        self.width = 2 * o + a + 2
+        self.storage = torch.zeros(capacity, self.width, dtype=torch.float32, device=self.device)
+        self.pos = 0   # next row to write
+        self.size = 0  # rows filled
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        on_cpu = self.device.type == "cpu"
+        # CPU: write through a numpy view of the storage. CUDA: fill a pinned row, then copy it.
+        self._staging = None if on_cpu else torch.zeros(self.width, dtype=torch.float32).pin_memory()
+        self._staged = None if on_cpu else torch.cuda.Event()
+        self._host = self.storage.numpy() if on_cpu else self._staging.numpy()
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
+            terminated: bool) -> None:
+        row = self._host[self.pos] if self._staging is None else self._host
+        if self._staged is not None:
+            self._staged.synchronize()  # the previous copy out of the staging row has finished
+        c = self.cols
+        row[c["obs"]] = obs
+        row[c["action"]] = action
+        row[c["reward"]] = reward
+        row[c["next_obs"]] = next_obs
+        row[c["terminated"]] = float(terminated)
+        if self._staging is not None:
+            self.storage[self.pos].copy_(self._staging, non_blocking=True)
+            self._staged.record()
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        rows = self.storage[idx]
+        c = self.cols
+        return Batch(rows[:, c["obs"]], rows[:, c["action"]], rows[:, c["reward"]].squeeze(-1),
+                     rows[:, c["next_obs"]], rows[:, c["terminated"]].squeeze(-1))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The filled rows only, on the CPU, plus the ring position and the sampling RNG."""
+        return {"storage": self.storage[: self.size].cpu(), "pos": self.pos, "size": self.size,
+                "capacity": self.capacity, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["capacity"] != self.capacity or state["storage"].shape[1] != self.width:
+            raise ValueError(f"buffer shape mismatch: saved capacity {state['capacity']} x width "
+                             f"{state['storage'].shape[1]}, expected {self.capacity} x {self.width}")
+        self.storage[: state["size"]].copy_(state["storage"])
+        self.pos, self.size = int(state["pos"]), int(state["size"])
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,84 @@
+"""Saving and loading weights and checkpoints: atomic writes, `weights_only` reads, clear refusals."""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ddpg.errors import DDPGError
+
+FORMAT_VERSION = 1
+ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
+CHECKPOINT_FILE = "checkpoint.pt"  # everything a resumed run needs
+
+
+def env_dir(models_dir: str | Path, env_id: str) -> Path:
+    return Path(models_dir) / env_id
+
+
+def atomic_save(obj: dict[str, Any], path: Path) -> None:
+    """Write to `<path>.tmp`, flush and fsync, then rename over `path`.
+
+    A crash at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise DDPGError(f"could not write {path}: {e.strerror or e}; the previous file there (if any) is kept")
+
+
+def load(path: Path, kind: str) -> dict[str, Any]:
+    """Load a file written by `atomic_save`, refusing anything that is not a sound file of `kind`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DDPGError(f"no {kind} file at {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower():
+            raise DDPGError(f"refusing {path}: it contains pickled code or objects, and files are loaded "
+                            f"with weights_only=True") from None
+        raise DDPGError(f"{path} is corrupted ({_first_line(e)}); delete it or restore a good copy") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
+        raise DDPGError(f"{path} is truncated or corrupted ({_first_line(e)}); delete it or restore a good copy") \
+            from None
+    if not isinstance(obj, dict) or obj.get("kind") not in ("actor", "checkpoint"):
+        raise DDPGError(f"{path} is not a DDPG {kind} file written by this repo")
+    if obj["kind"] != kind:
+        raise DDPGError(f"{path} is a {obj['kind']} file, expected a {kind} file")
+    version = obj.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise DDPGError(f"{path} has format version {version}, newer than this code's {FORMAT_VERSION}; "
+                        f"update the repo to load it")
+    return obj
+
+
+def check_env(obj: dict[str, Any], env_id: str, path: Path) -> None:
+    if obj["env_id"] != env_id:
+        raise DDPGError(f"{path} was trained on {obj['env_id']}, not {env_id}; "
+                        f"pass --env {obj['env_id']} or point at weights for {env_id}")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -1,0 +1,154 @@
+"""One dataclass holds every hyperparameter; presets and the command line are generated from it."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ddpg.errors import DDPGError
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class Config:
+    """A training run. Defaults are the tuned preset; `PRESETS["paper"]` holds the paper's values."""
+
+    # What to train
+    env: str = _f("HalfCheetah-v5", "Gymnasium env id with a continuous Box action space")
+    preset: str = _f("tuned", "hyperparameter preset: 'tuned' (default) or 'paper' (Lillicrap et al. §7)",
+                     choices=("tuned", "paper"))
+    total_steps: int = _f(1_500_000, "environment steps to train for (a resumed run continues up to this)")
+    seed: int = _f(0, "seed for networks, noise, replay sampling and env resets")
+    device: str = _f("auto", "auto (CUDA when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    # Networks
+    hidden_sizes: tuple[int, ...] = _f((256, 256), "hidden layer widths of actor and critic", nargs="+")
+    critic_action_layer: int = _f(0, "critic layer the action enters: 0 = with the observation, 1 = the 2nd layer (paper)")
+    paper_init: bool = _f(False, "init final layers U[-3e-3, 3e-3] and others U[±1/sqrt(fan_in)] (paper) "
+                                 "instead of PyTorch's default")
+    # Optimisation
+    actor_lr: float = _f(3e-4, "Adam learning rate of the actor (paper: 1e-4)")
+    critic_lr: float = _f(3e-4, "Adam learning rate of the critic (paper: 1e-3)")
+    critic_weight_decay: float = _f(0.0, "L2 weight decay on the critic (paper: 1e-2)")
+    gamma: float = _f(0.99, "discount factor γ, in [0, 1]")
+    tau: float = _f(0.005, "soft target mixing rate τ in θ' ← τθ + (1-τ)θ', in [0, 1] (paper: 0.001)")
+    batch_size: int = _f(256, "minibatch size per update (paper: 64)")
+    buffer_size: int = _f(1_000_000, "replay buffer capacity in transitions")
+    learning_starts: int = _f(10_000, "steps of uniform-random actions before updates begin (paper: none)")
+    # Exploration
+    noise: str = _f("ou", "exploration noise: 'ou' (Ornstein-Uhlenbeck) or 'gaussian'", choices=("ou", "gaussian"))
+    noise_sigma: float = _f(0.1, "noise scale σ, relative to half the action range (paper: 0.2)")
+    ou_theta: float = _f(0.15, "OU mean reversion θ")
+    ou_dt: float = _f(1.0, "OU time step dt (1.0 is the paper's discrete process)")
+    # Bookkeeping
+    eval_interval: int = _f(10_000, "steps between deterministic evaluations")
+    eval_episodes: int = _f(5, "episodes per evaluation")
+    log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the only host syncs of the hot path)")
+    checkpoint_interval: int = _f(50_000, "steps between full checkpoints (taken at the next episode end)")
+    models_dir: str = _f("models", "weights go to <models-dir>/<env>/")
+    runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>__<preset>__<seed>__<time>/")
+    resume: str | None = _f(None, "resume from PATH, or with no PATH from <models-dir>/<env>/checkpoint.pt",
+                            nargs="?", const="latest")
+    compile: bool = _f(False, "torch.compile the update step")
+    cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)")
+
+    def validate(self) -> None:
+        """Refuse nonsense with one line that says what to do."""
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise DDPGError(msg)
+
+        for name in ("total_steps", "batch_size", "buffer_size", "eval_interval", "eval_episodes",
+                     "log_interval", "checkpoint_interval"):
+            need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
+                                          f"got {getattr(self, name)}")
+        need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")
+        for name in ("gamma", "tau"):
+            v = getattr(self, name)
+            need(math.isfinite(v) and 0.0 <= v <= 1.0, f"--{name} must be in [0, 1], got {v}")
+        for name in ("actor_lr", "critic_lr"):
+            v = getattr(self, name)
+            need(math.isfinite(v) and v > 0, f"--{name.replace('_', '-')} must be positive, got {v}")
+        for name in ("critic_weight_decay", "noise_sigma", "ou_theta", "ou_dt"):
+            v = getattr(self, name)
+            need(math.isfinite(v) and v >= 0, f"--{name.replace('_', '-')} must be >= 0, got {v}")
+        need(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
+             f"--hidden-sizes must be positive widths, got {list(self.hidden_sizes)}")
+        need(0 <= self.critic_action_layer < len(self.hidden_sizes),
+             f"--critic-action-layer must be in [0, {len(self.hidden_sizes) - 1}], got {self.critic_action_layer}")
+        need(self.batch_size <= self.buffer_size,
+             f"--batch-size {self.batch_size} exceeds --buffer-size {self.buffer_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden_sizes"] = list(self.hidden_sizes)
+        return d
+
+
+# Lillicrap et al. 2015, §7 "Experiment details" (low-dimensional case).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tuned": {},
+    "paper": dict(hidden_sizes=(400, 300), critic_action_layer=1, paper_init=True, actor_lr=1e-4,
+                  critic_lr=1e-3, critic_weight_decay=1e-2, gamma=0.99, tau=0.001, batch_size=64,
+                  buffer_size=1_000_000, learning_starts=0, noise="ou", noise_sigma=0.2, ou_theta=0.15,
+                  ou_dt=1.0),
+}
+
+# Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
+RESUMABLE_OVERRIDES = ("total_steps", "device", "models_dir", "runs_dir", "resume", "eval_interval",
+                       "eval_episodes", "log_interval", "checkpoint_interval")
+
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        meta = dict(f.metadata)
+        help_text = meta.pop("help")
+        default = f.default
+        paper = PRESETS["paper"].get(f.name)
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text += f" [default: {shown}" + (f"; paper preset: {paper}]" if paper is not None else "]")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            continue
+        kind = {"int": int, "float": float, "str": str, "tuple[int, ...]": int, "str | None": str}[f.type]
+        p.add_argument(flag, type=kind, default=None, help=help_text, **meta)
+    p.formatter_class = argparse.HelpFormatter  # the help strings already show defaults
+    return p
+
+
+def explicit_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags the user actually gave."""
+    out = {k: v for k, v in vars(args).items() if v is not None and k in {f.name for f in fields(Config)}}
+    if "hidden_sizes" in out:
+        out["hidden_sizes"] = tuple(out["hidden_sizes"])
+    return out
+
+
+def make_config(explicit: dict[str, Any]) -> Config:
+    """Preset values first, then explicit flags on top."""
+    preset = explicit.get("preset", Config.preset)
+    if preset not in PRESETS:
+        raise DDPGError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg = Config(**{**PRESETS[preset], **explicit})
+    cfg.validate()
+    return cfg
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """Rebuild a Config saved with `to_dict` (unknown keys from other versions are an error)."""
+    names = {f.name for f in fields(Config)}
+    unknown = set(d) - names
+    if unknown:
+        raise DDPGError(f"saved config has unknown fields {sorted(unknown)}; it was written by another version")
+    d = dict(d)
+    if "hidden_sizes" in d:
+        d["hidden_sizes"] = tuple(d["hidden_sizes"])
+    return Config(**d)

@@ -1,0 +1,56 @@
+"""TensorBoard plus a CSV beside it, both resumable from a step without gaps or duplicates."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+
+CSV_FILE = "metrics.csv"
+
+
+class Logger:
+    """Scalars to TensorBoard and to `<run_dir>/metrics.csv` (long format: step, tag, value).
+
+    On resume from step S, rows after S are dropped from the CSV and TensorBoard purges its
+    events after S, so the curves continue from the checkpoint as if the run had not stopped.
+    """
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], resume_step: int | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        purge = None if resume_step is None else resume_step + 1
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=purge)
+        self.csv_path = self.run_dir / CSV_FILE
+        if resume_step is not None and self.csv_path.exists():
+            self._truncate_csv(resume_step)
+        new = not self.csv_path.exists()
+        self._file = open(self.csv_path, "a", newline="")
+        self._csv = csv.writer(self._file)
+        if new:
+            self._csv.writerow(["step", "tag", "value"])
+            rows = "\n".join(f"|{k}|{v}|" for k, v in config.items())
+            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", 0)
+
+    def _truncate_csv(self, step: int) -> None:
+        with open(self.csv_path, newline="") as f:
+            rows = list(csv.reader(f))
+        keep = [rows[0]] + [r for r in rows[1:] if len(r) == 3 and r[0].isdigit() and int(r[0]) <= step]
+        tmp = self.csv_path.with_name(CSV_FILE + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        os.replace(tmp, self.csv_path)
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+        self._csv.writerow([step, tag, f"{value:.6g}"])
+
+    def flush(self) -> None:
+        self.writer.flush()
+        self._file.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        self._file.close()

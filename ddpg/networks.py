@@ -1,0 +1,69 @@
+"""Actor μ(s) and critic Q(s, a) (Lillicrap et al. 2015, §7)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+# The paper initialises the final layers from U[-3e-3, 3e-3] so initial outputs are near zero.
+FINAL_INIT = 3e-3
+
+
+def _paper_init(layers: Sequence[nn.Linear]) -> None:
+    """Hidden layers U[±1/sqrt(fan_in)], final layer U[±3e-3] (paper §7)."""
+    for layer in layers[:-1]:
+        bound = 1.0 / math.sqrt(layer.in_features)
+        nn.init.uniform_(layer.weight, -bound, bound)
+        nn.init.uniform_(layer.bias, -bound, bound)
+    nn.init.uniform_(layers[-1].weight, -FINAL_INIT, FINAL_INIT)
+    nn.init.uniform_(layers[-1].bias, -FINAL_INIT, FINAL_INIT)
+
+
+class Actor(nn.Module):
+    """μ(s): an MLP with ReLU and a tanh output scaled to the env's action bounds [low, high]."""
+
+    def __init__(self, obs_dim: int, action_low: torch.Tensor, action_high: torch.Tensor,
+                 hidden_sizes: Sequence[int], paper_init: bool = False) -> None:
+        super().__init__()
+        sizes = [obs_dim, *hidden_sizes, action_low.numel()]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        # Buffers, not parameters: saved with the weights, never trained or soft-updated.
+        self.register_buffer("action_scale", ((action_high - action_low) / 2).float())
+        self.register_buffer("action_bias", ((action_high + action_low) / 2).float())
+        if paper_init:
+            _paper_init(self.layers)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
+        x = obs
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.action_bias + self.action_scale * torch.tanh(self.layers[-1](x))
+
+
+class Critic(nn.Module):
+    """Q(s, a): an MLP with ReLU; the action joins at layer `action_layer` (the paper: the 2nd, i.e. 1)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[int],
+                 action_layer: int = 0, paper_init: bool = False) -> None:
+        super().__init__()
+        self.action_layer = action_layer
+        ins = [obs_dim, *hidden_sizes]
+        ins[action_layer] += action_dim
+        outs = [*hidden_sizes, 1]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(ins, outs))
+        if paper_init:
+            _paper_init(self.layers)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim), (B, action_dim) -> (B,)."""
+        x = obs
+        for i, layer in enumerate(self.layers):
+            if i == self.action_layer:
+                x = torch.cat([x, action], dim=-1)
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x.squeeze(-1)  # (B, 1) -> (B,) so it lines up with rewards; (B, B) broadcasting is a classic bug

@@ -1,0 +1,254 @@
+"""Train DDPG (Lillicrap et al. 2015) on a Gymnasium env with continuous actions.
+
+    python train.py                                  # HalfCheetah-v5, tuned preset, 1.5M steps
+    python train.py --env Pendulum-v1 --total-steps 20000 --preset paper
+    python train.py --resume                         # continue <models-dir>/<env>/checkpoint.pt
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import ddpg  # noqa: F401  (registers Rocket-v0)
+from ddpg import checkpoint as ckpt_io
+from ddpg.agent import DDPGAgent
+from ddpg.buffer import ReplayBuffer
+from ddpg.config import RESUMABLE_OVERRIDES, Config, build_parser, config_from_dict, explicit_args, make_config
+from ddpg.errors import DDPGError
+from ddpg.evaluate import run_episodes
+from ddpg.gym_utils import make_env
+from ddpg.logger import Logger
+from ddpg.noise import make_noise
+
+EVAL_SEED_OFFSET = 10_000  # evaluation episodes use seeds the training resets never draw from the same stream
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DDPGError("--device cuda was asked for but no CUDA device is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | None, Path | None]:
+    """The run's Config, and the checkpoint to resume from if --resume was given."""
+    if not explicit.get("resume"):
+        return make_config(explicit), None, None
+    defaults = Config()
+    if explicit["resume"] == "latest":
+        env_id = explicit.get("env", defaults.env)
+        path = ckpt_io.env_dir(explicit.get("models_dir", defaults.models_dir), env_id) / ckpt_io.CHECKPOINT_FILE
+        if not path.is_file():
+            raise DDPGError(f"--resume: no checkpoint at {path}; start a run without --resume first")
+    else:
+        path = Path(explicit["resume"])
+    state = ckpt_io.load(path, "checkpoint")
+    saved = config_from_dict(state["config"])
+    if "env" in explicit:
+        ckpt_io.check_env(state, explicit["env"], path)
+    for key, value in explicit.items():
+        if key not in RESUMABLE_OVERRIDES and value != getattr(saved, key):
+            raise DDPGError(f"--{key.replace('_', '-')} {value} differs from the checkpoint's "
+                            f"{getattr(saved, key)} ({path}); drop the flag to resume that run")
+    cfg = dataclasses.replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
+    cfg.validate()
+    return cfg, state, path
+
+
+class StopRequest:
+    """First Ctrl-C: finish the episode, save, exit. Second Ctrl-C: stop now (the last checkpoint stays)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = signal.getsignal(signal.SIGINT)
+
+    def __enter__(self) -> StopRequest:
+        signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: finishing this episode to save an exact checkpoint (Ctrl-C again to quit now)",
+              file=sys.stderr, flush=True)
+
+
+def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths."""
+    device = resolve_device(cfg.device)
+    env, eval_env = make_env(cfg.env), make_env(cfg.env)
+    obs_dim = env.observation_space.shape[0]
+    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    half_range = (high - low) / 2
+
+    # Every random draw comes from these, and all of them are checkpointed.
+    random.seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
+    torch.manual_seed(cfg.seed)            # network initialisation
+    agent = DDPGAgent(obs_dim, low, high, cfg, device)
+    buffer = ReplayBuffer(cfg.buffer_size, obs_dim, low.size, device, seed=cfg.seed)
+    noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
+
+    step, episode, last_ckpt_step = 0, 0, 0
+    run_name = f"{cfg.env}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    if resume_state is not None:
+        s = resume_state
+        agent.load_state_dict(s["agent"])
+        buffer.load_state_dict(s["buffer"])
+        noise.load_state_dict(s["noise"])
+        rng.bit_generator.state = s["rng"]["numpy"]
+        random.setstate(s["rng"]["python"])
+        torch.set_rng_state(s["rng"]["torch"])
+        step, episode, last_ckpt_step, run_name = s["step"], s["episode"], s["step"], s["run_name"]
+    run_dir = Path(cfg.runs_dir) / run_name
+    logger = Logger(run_dir, cfg.to_dict(), resume_step=step if resume_state is not None else None)
+    out_dir = ckpt_io.env_dir(cfg.models_dir, cfg.env)
+    learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
+
+    def spaces() -> dict[str, Any]:
+        return {"env_id": cfg.env, "config": cfg.to_dict(), "obs_dim": obs_dim,
+                "action_low": low.tolist(), "action_high": high.tolist(), "format_version": ckpt_io.FORMAT_VERSION}
+
+    def check_finite_weights() -> None:
+        for name, net in (("actor", agent.actor), ("critic", agent.critic)):
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise DDPGError(f"non-finite {name} weights at step {step}; training stopped, "
+                                f"last good checkpoint kept in {out_dir}")
+
+    def save() -> None:
+        """The full checkpoint, then the actor alone; both at an episode boundary."""
+        check_finite_weights()
+        ckpt_io.atomic_save({**spaces(), "kind": "checkpoint", "step": step, "episode": episode,
+                             "run_name": run_name, "agent": agent.state_dict(), "buffer": buffer.state_dict(),
+                             "noise": noise.state_dict(),
+                             "rng": {"numpy": rng.bit_generator.state, "python": random.getstate(),
+                                     "torch": torch.get_rng_state()}},
+                            out_dir / ckpt_io.CHECKPOINT_FILE)
+        ckpt_io.atomic_save({**spaces(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
+                            out_dir / ckpt_io.ACTOR_FILE)
+
+    def evaluate() -> float:
+        results = run_episodes(eval_env, agent.act, cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET)
+        mean = float(np.mean([r for r, _ in results]))
+        logger.scalar("eval/return", mean, step)
+        logger.scalar("eval/length", float(np.mean([n for _, n in results])), step)
+        return mean
+
+    def start_episode() -> np.ndarray:
+        # Seeded from `rng`, so a run resumed at an episode boundary resets exactly as the original did.
+        obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+        noise.reset()
+        return obs
+
+    # Loss sums stay on the device between log intervals: no host sync in the hot path.
+    sums = torch.zeros(3, device=device)
+    n_updates, ep_return, ep_len = 0, 0.0, 0
+    last_return, last_eval = float("nan"), float("nan")
+    t_log, step_log = time.perf_counter(), step
+    obs = start_episode()
+    bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
+               mininterval=1.0)
+    print(f"training {cfg.env} with the {cfg.preset} preset on {device}; logs in {run_dir}", file=sys.stderr)
+    try:
+        with StopRequest() as stop:
+            while step < cfg.total_steps:
+                if step < cfg.learning_starts:
+                    action = rng.uniform(low, high)
+                else:
+                    action = np.clip(agent.act(obs) + half_range * noise(), low, high)
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
+                    what = "reward" if not np.isfinite(reward) else "observation"
+                    raise DDPGError(f"non-finite {what} from {cfg.env} at step {step + 1}; training stopped, "
+                                    f"last good checkpoint kept in {out_dir}")
+                buffer.add(obs, action, float(reward), next_obs, terminated)
+                obs = next_obs
+                step += 1
+                ep_return += float(reward)
+                ep_len += 1
+
+                if step >= learn_from:
+                    m = agent.update(buffer.sample(cfg.batch_size))
+                    sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
+                    n_updates += 1
+
+                if step % cfg.log_interval == 0:
+                    now = time.perf_counter()
+                    sps = (step - step_log) / (now - t_log)
+                    t_log, step_log = now, step
+                    logger.scalar("charts/sps", sps, step)
+                    if n_updates:
+                        critic_loss, actor_loss, q = (sums / n_updates).tolist()
+                        for name, v in (("critic loss", critic_loss), ("actor loss", actor_loss), ("Q", q)):
+                            if not np.isfinite(v):
+                                raise DDPGError(f"non-finite {name} at step {step} (checked every "
+                                                f"{cfg.log_interval} steps); training stopped, last good "
+                                                f"checkpoint kept in {out_dir}")
+                        logger.scalar("losses/critic", critic_loss, step)
+                        logger.scalar("losses/actor", actor_loss, step)
+                        logger.scalar("losses/q_mean", q, step)
+                        sums.zero_()
+                        n_updates = 0
+                    logger.flush()
+                    bar.update(step - bar.n)
+                    bar.set_postfix(sps=f"{sps:.0f}", ret=f"{last_return:.0f}", eval=f"{last_eval:.0f}")
+
+                if step % cfg.eval_interval == 0:
+                    last_eval = evaluate()
+
+                if terminated or truncated:
+                    episode += 1
+                    last_return = ep_return
+                    logger.scalar("charts/episodic_return", ep_return, step)
+                    logger.scalar("charts/episodic_length", ep_len, step)
+                    ep_return, ep_len = 0.0, 0
+                    if stop.requested or step - last_ckpt_step >= cfg.checkpoint_interval:
+                        save()
+                        last_ckpt_step = step
+                    if stop.requested:
+                        break
+                    obs = start_episode()
+            if step >= cfg.total_steps and last_ckpt_step != step:
+                save()  # a resumed run with a larger --total-steps starts a new episode from here
+    finally:
+        bar.close()
+        logger.close()
+        env.close()
+        eval_env.close()
+    return {"step": step, "episode": episode, "eval_return": last_eval, "run_dir": run_dir,
+            "checkpoint": out_dir / ckpt_io.CHECKPOINT_FILE, "actor": out_dir / ckpt_io.ACTOR_FILE}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
+    try:
+        cfg, state, path = resolve_config(explicit_args(args))
+        if state is not None:
+            print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
+        summary = train(cfg, state)
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept", file=sys.stderr)
+        return 130
+    print(f"done: {summary['step']} steps; weights in {summary['actor']}, logs in {summary['run_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
