@@ -1,0 +1,120 @@
+"""Watch a trained DDPG actor: in a window when there is a display, as an mp4 when there is none.
+
+    python main.py                          # HalfCheetah-v5 from models/HalfCheetah-v5/actor.pt
+    python main.py --env Rocket-v0 --record rocket.mp4
+    python main.py --episodes 10 --no-render
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def has_display() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env", default="HalfCheetah-v5", help="env id the weights were trained on")
+    p.add_argument("--models-dir", default="models", help="weights are read from <models-dir>/<env>/actor.pt")
+    p.add_argument("--weights", default=None, help="an actor.pt elsewhere (overrides --models-dir)")
+    p.add_argument("--episodes", type=int, default=3, help="deterministic episodes to run")
+    p.add_argument("--seed", type=int, default=0, help="episode k resets with seed + k")
+    p.add_argument("--record", default=None, metavar="PATH",
+                   help="write an mp4 to PATH instead of opening a window (default when headless: "
+                        "videos/<env>.mp4)")
+    p.add_argument("--no-render", action="store_true", help="only evaluate: no window, no video")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.episodes < 1:
+        print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    record = None if args.no_render else args.record
+    if not args.no_render and record is None and not has_display():
+        record = str(Path("videos") / f"{args.env}.mp4")
+    if record is not None:
+        os.environ.setdefault("MUJOCO_GL", "egl")  # headless OpenGL; read when mujoco is imported
+
+    # Heavy imports after the env var is set.
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    import ddpg  # noqa: F401  (registers Rocket-v0)
+    from ddpg import checkpoint as ckpt_io
+    from ddpg.errors import DDPGError
+    from ddpg.gym_utils import make_env
+    from ddpg.networks import Actor
+    from ddpg.video import VideoWriter
+
+    try:
+        path = Path(args.weights) if args.weights else \
+            ckpt_io.env_dir(args.models_dir, args.env) / ckpt_io.ACTOR_FILE
+        if not path.is_file():
+            raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
+                            + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
+        saved = ckpt_io.load(path, "actor")
+        ckpt_io.check_env(saved, args.env, path)
+        mode = None if args.no_render else ("rgb_array" if record else "human")
+        env = make_env(args.env, render_mode=mode)
+        low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
+        if (env.observation_space.shape[0] != saved["obs_dim"] or low.shape != env.action_space.shape
+                or not np.allclose(low, env.action_space.low) or not np.allclose(high, env.action_space.high)):
+            raise DDPGError(f"{path} was saved for other observation/action spaces than {args.env} has now")
+        actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high),
+                      saved["config"]["hidden_sizes"])
+        try:
+            actor.load_state_dict(saved["actor"])
+        except RuntimeError as e:
+            raise DDPGError(f"{path}: weights do not fit the network its config describes "
+                            f"({str(e).splitlines()[0]})") from None
+        actor.eval()
+
+        @torch.no_grad()
+        def policy(obs: np.ndarray) -> np.ndarray:
+            return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)).squeeze(0).numpy()
+
+        fps = env.metadata.get("render_fps", 30)
+        video = VideoWriter(Path(record), fps) if record else None
+        returns = []
+        try:
+            for k in range(args.episodes):
+                obs, _ = env.reset(seed=args.seed + k)
+                if video:
+                    video.append(env.render())
+                total, length, done = 0.0, 0, False
+                while not done:
+                    obs, reward, terminated, truncated, _ = env.step(policy(obs))
+                    total += float(reward)
+                    length += 1
+                    done = terminated or truncated
+                    if video:
+                        video.append(env.render())
+                returns.append(total)
+                print(f"episode {k}: return {total:.1f}, length {length}", flush=True)
+        except gym.error.Error as e:  # e.g. a classic-control env whose renderer needs pygame
+            raise DDPGError(f"rendering {args.env} failed ({e}); use --no-render to evaluate only") from None
+        finally:
+            env.close()
+            if video:
+                video.__exit__(*sys.exc_info())
+        if video:
+            print(f"video: {record} ({video.frames} frames at {fps} fps)")
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"mean return {np.mean(returns):.1f} over {len(returns)} episodes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from ddpg.agent import DDPGAgent, soft_update
+from ddpg.buffer import Batch
+from ddpg.config import Config, make_config
+from ddpg.networks import Actor, Critic
+
+
+def small_agent(**kw):
+    cfg = Config(hidden_sizes=(16, 16), **kw)
+    torch.manual_seed(0)
+    return DDPGAgent(3, np.array([-2.0, 0.0]), np.array([2.0, 1.0]), cfg)
+
+
+def perturbed_pair():
+    torch.manual_seed(1)
+    src = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Linear(5, 2))
+    tgt = copy.deepcopy(src)
+    with torch.no_grad():
+        for p in tgt.parameters():
+            p.add_(torch.randn_like(p))
+    return src, tgt
+
+
+def test_soft_update_tau_zero_leaves_target():
+    src, tgt = perturbed_pair()
+    before = [p.clone() for p in tgt.parameters()]
+    soft_update(src, tgt, 0.0)
+    for p, b in zip(tgt.parameters(), before, strict=True):
+        assert torch.equal(p, b)
+
+
+def test_soft_update_tau_one_copies_source():
+    src, tgt = perturbed_pair()
+    soft_update(src, tgt, 1.0)
+    for p, s in zip(tgt.parameters(), src.parameters(), strict=True):
+        assert torch.equal(p, s)
+
+
+def test_soft_update_matches_formula():
+    src, tgt = perturbed_pair()
+    expected = [0.3 * s + 0.7 * t for s, t in zip(src.parameters(), tgt.parameters(), strict=True)]
+    soft_update(src, tgt, 0.3)
+    for p, e in zip(tgt.parameters(), expected, strict=True):
+        torch.testing.assert_close(p, e, rtol=1e-6, atol=1e-7)
+        assert not p.requires_grad or p.grad is None
+
+
+def test_target_bootstraps_on_truncation_but_not_on_termination():
+    """Two identical transitions except `terminated`: y differs by exactly γ·Q'(s', μ'(s'))."""
+    agent = small_agent(gamma=0.9, actor_lr=1e-12, critic_lr=1e-12)
+    obs = torch.randn(1, 3).repeat(2, 1)
+    nxt = torch.randn(1, 3).repeat(2, 1)
+    act = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
+    rew = torch.tensor([1.0, 1.0])
+    with torch.no_grad():
+        q_next = agent.critic_target(nxt[:1], agent.actor_target(nxt[:1])).item()
+    captured = {}
+    orig = torch.nn.functional.mse_loss
+
+    def spy(q, y):
+        captured["y"] = y.clone()
+        return orig(q, y)
+
+    torch.nn.functional.mse_loss = spy
+    try:
+        # row 0: truncated by the time limit (terminated = 0); row 1: a real terminal (terminated = 1)
+        agent.update(Batch(obs, act, rew, nxt, torch.tensor([0.0, 1.0])))
+    finally:
+        torch.nn.functional.mse_loss = orig
+    y = captured["y"]
+    assert y[1].item() == pytest.approx(1.0)
+    assert y[0].item() == pytest.approx(1.0 + 0.9 * q_next, abs=1e-6)
+    assert abs(q_next) > 1e-4  # otherwise the test could not tell the two cases apart
+
+
+def test_update_changes_weights_and_returns_finite_metrics():
+    agent = small_agent()
+    before = [p.clone() for p in agent.actor.parameters()]
+    tgt_before = [p.clone() for p in agent.critic_target.parameters()]
+    b = Batch(torch.randn(8, 3), torch.rand(8, 2), torch.randn(8), torch.randn(8, 3), torch.zeros(8))
+    m = agent.update(b)
+    assert set(m) == {"critic_loss", "actor_loss", "q"}
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in m.values())
+    assert any(not torch.equal(p, q) for p, q in zip(agent.actor.parameters(), before))
+    assert any(not torch.equal(p, q) for p, q in zip(agent.critic_target.parameters(), tgt_before))
+    # critic frozen only during the actor step
+    assert all(p.requires_grad for p in agent.critic.parameters())
+
+
+def test_network_shapes_and_action_bounds():
+    low, high = torch.tensor([-2.0, 0.0, -0.5]), torch.tensor([2.0, 1.0, 3.0])
+    actor = Actor(5, low, high, (32, 32))
+    with torch.no_grad():
+        for layer in actor.layers:
+            layer.weight.mul_(50)  # saturate tanh to probe the bounds
+        a = actor(torch.randn(1000, 5) * 10)
+    assert a.shape == (1000, 3)
+    assert torch.all(a >= low) and torch.all(a <= high)
+    assert (a[:, 0].max() - a[:, 0].min()) > 3.5  # uses the whole [-2, 2] range, not only [-1, 1]
+    for layer in (0, 1):
+        critic = Critic(5, 3, (32, 32), action_layer=layer)
+        assert critic(torch.randn(7, 5), torch.randn(7, 3)).shape == (7,)
+    assert Critic(5, 3, (400, 300), action_layer=1).layers[1].in_features == 403
+
+
+def test_paper_init_ranges():
+    cfg = make_config({"preset": "paper"})
+    agent = DDPGAgent(17, -np.ones(6), np.ones(6), cfg)
+    for net in (agent.actor, agent.critic):
+        last = net.layers[-1]
+        assert last.weight.abs().max() <= 3e-3
+        first = net.layers[0]
+        assert first.weight.abs().max() <= 1 / np.sqrt(first.in_features)
+    assert [l.out_features for l in agent.actor.layers] == [400, 300, 6]
+    wd = agent.critic_opt.param_groups[0]["weight_decay"]
+    assert wd == 1e-2 and agent.actor_opt.param_groups[0]["lr"] == 1e-4

@@ -1,0 +1,114 @@
+"""Bad input: one line on stderr naming the problem, a non-zero exit, no traceback, no file touched."""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+TINY = ["--hidden-sizes", "16", "16", "--batch-size", "16", "--learning-starts", "100", "--buffer-size", "2000",
+        "--eval-interval", "200", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "200"]
+
+
+def run(script, *args, cwd):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    for display in ("DISPLAY", "WAYLAND_DISPLAY"):  # children always run headless
+        env.pop(display, None)
+    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def snapshot(d: Path):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny Pendulum run: models/Pendulum-v1/{actor,checkpoint}.pt in a scratch directory."""
+    d = tmp_path_factory.mktemp("trained")
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "400", *TINY, cwd=d)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def assert_clean_error(r, *needles):
+    assert r.returncode != 0
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in r.stderr, r.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--env", "NoSuchEnv-v0"], ["NoSuchEnv-v0"]),
+    (["--env", "CartPole-v1"], ["CartPole-v1", "Discrete", "continuous"]),
+    (["--total-steps", "0"], ["--total-steps", "positive"]),
+    (["--total-steps", "-5"], ["--total-steps"]),
+    (["--batch-size", "0"], ["--batch-size"]),
+    (["--tau", "1.5"], ["--tau", "[0, 1]"]),
+    (["--gamma", "-0.1"], ["--gamma", "[0, 1]"]),
+    (["--gamma", "nan"], ["--gamma"]),
+])
+def test_train_rejects_bad_input(trained, args, needles):
+    before = snapshot(trained)
+    assert_clean_error(run("train.py", "--env", "Pendulum-v1", *args, cwd=trained), *needles)
+    assert snapshot(trained) == before
+
+
+def test_main_without_weights_says_to_train(tmp_path):
+    assert_clean_error(run("main.py", "--no-render", cwd=tmp_path), "python train.py", "HalfCheetah-v5")
+
+
+def test_main_refuses_weights_from_another_env(trained, tmp_path):
+    weights = trained / "models" / "Pendulum-v1" / "actor.pt"
+    r = run("main.py", "--env", "MountainCarContinuous-v0", "--weights", str(weights), "--no-render", cwd=tmp_path)
+    assert_clean_error(r, "Pendulum-v1", "MountainCarContinuous-v0")
+
+
+def test_truncated_and_corrupted_files_are_refused(trained, tmp_path):
+    models = tmp_path / "models" / "Pendulum-v1"
+    models.mkdir(parents=True)
+    good_actor = (trained / "models" / "Pendulum-v1" / "actor.pt").read_bytes()
+    (models / "actor.pt").write_bytes(good_actor[: len(good_actor) // 2])
+    good_ckpt = (trained / "models" / "Pendulum-v1" / "checkpoint.pt").read_bytes()
+    (models / "checkpoint.pt").write_bytes(good_ckpt[:1000] + b"\x00" * 5000 + good_ckpt[6000:])
+    before = snapshot(tmp_path)
+    assert_clean_error(run("main.py", "--env", "Pendulum-v1", "--no-render", cwd=tmp_path), "actor.pt", "corrupted")
+    assert_clean_error(run("train.py", "--env", "Pendulum-v1", "--resume", cwd=tmp_path), "checkpoint.pt")
+    assert snapshot(tmp_path) == before
+
+
+def test_checkpoint_with_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"kind": "checkpoint", "format_version": 1, "payload": os.system}, path)
+    assert_clean_error(run("train.py", "--resume", str(path), cwd=tmp_path), "pickled", "weights_only")
+
+
+def test_newer_format_and_other_network_shapes_are_refused(trained, tmp_path):
+    ckpt = trained / "models" / "Pendulum-v1" / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=True)
+    state["format_version"] = 99
+    torch.save(state, tmp_path / "future.pt")
+    assert_clean_error(run("train.py", "--resume", str(tmp_path / "future.pt"), cwd=tmp_path), "format version 99")
+    before = snapshot(trained)
+    assert_clean_error(run("train.py", "--resume", str(ckpt), "--preset", "paper", cwd=tmp_path), "--preset")
+    assert_clean_error(run("train.py", "--resume", str(ckpt), "--hidden-sizes", "64", "64", cwd=tmp_path),
+                       "--hidden-sizes")
+    assert_clean_error(run("train.py", "--resume", str(ckpt), "--env", "HalfCheetah-v5", cwd=tmp_path),
+                       "Pendulum-v1", "HalfCheetah-v5")
+    assert snapshot(trained) == before
+
+
+def test_help_lists_every_hyperparameter_with_default():
+    r = run("train.py", "--help", cwd=ROOT)
+    assert r.returncode == 0
+    for flag in ("--env", "--total-steps", "--seed", "--device", "--learning-starts", "--preset", "--batch-size",
+                 "--hidden-sizes", "--tau", "--gamma", "--models-dir", "--runs-dir", "--resume", "--actor-lr",
+                 "--critic-lr", "--noise-sigma", "--ou-theta", "--ou-dt"):
+        assert flag in r.stdout
+    assert "[default: 0.005; paper preset: 0.001]" in " ".join(r.stdout.split())

@@ -1,0 +1,141 @@
+"""End-to-end: tiny train.py runs, checkpoints, exact resume, guards."""
+import csv
+from collections import Counter
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import train
+from ddpg import checkpoint as ckpt_io
+from ddpg.agent import DDPGAgent
+from ddpg.config import make_config
+from ddpg.errors import DDPGError
+
+TINY = dict(env="Pendulum-v1", hidden_sizes=(32, 32), batch_size=32, learning_starts=200, buffer_size=5000,
+            total_steps=1200, eval_interval=400, eval_episodes=1, log_interval=100, checkpoint_interval=300)
+
+
+def tiny(tmp_path, **kw):
+    return make_config({**TINY, "models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs"), **kw})
+
+
+def tensors_equal(a, b):
+    """Deep bit-for-bit comparison of nested state dicts."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(tensors_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(tensors_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+class Sabotage(gym.Wrapper):
+    """Crashes (like a kill) or returns a NaN reward at a given step."""
+
+    def __init__(self, env, at, mode):
+        super().__init__(env)
+        self.at, self.mode, self.n = at, mode, 0
+
+    def step(self, action):
+        self.n += 1
+        obs, r, term, trunc, info = self.env.step(action)
+        if self.n == self.at:
+            if self.mode == "crash":
+                raise RuntimeError("simulated crash")
+            r = float("nan")
+        return obs, r, term, trunc, info
+
+
+def sabotaged_make_env(monkeypatch, at, mode):
+    made = []
+
+    def make(env_id, render_mode=None):
+        env = gym.make(env_id)
+        if not made:  # the training env is made first, the evaluation env second
+            env = Sabotage(env, at, mode)
+        made.append(env)
+        return env
+
+    monkeypatch.setattr(train, "make_env", make)
+
+
+def read_csv(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tiny_run_writes_events_csv_and_weights(tmp_path):
+    s = train.train(tiny(tmp_path), quiet=True)
+    assert s["step"] == 1200 and s["episode"] == 6
+    assert list(s["run_dir"].glob("events.out.tfevents.*"))
+    rows = read_csv(s["run_dir"])
+    tags = Counter(r["tag"] for r in rows)
+    assert tags["charts/episodic_return"] == 6 and tags["eval/return"] == 3
+    assert tags["losses/critic"] == 11 and tags["charts/sps"] == 12  # logs every 100 steps; updates from step 200 on
+    assert s["run_dir"].name.startswith("Pendulum-v1__tuned__0__")
+    actor = ckpt_io.load(s["actor"], "actor")
+    full = ckpt_io.load(s["checkpoint"], "checkpoint")
+    assert actor["step"] == full["step"] == 1200 and actor["env_id"] == "Pendulum-v1"
+    assert tensors_equal(actor["actor"], full["agent"]["actor"])
+    assert full["buffer"]["size"] == 1200 and full["buffer"]["storage"].shape == (1200, 3 + 1 + 1 + 3 + 1)
+    assert set(full["agent"]) == {"actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt"}
+
+
+def test_checkpoint_round_trip_same_parameters_and_actions(tmp_path):
+    cfg = make_config({"hidden_sizes": (32, 32)})
+    torch.manual_seed(0)
+    a = DDPGAgent(5, -np.ones(2), 2 * np.ones(2), cfg)
+    from ddpg.buffer import Batch
+    a.update(Batch(torch.randn(16, 5), torch.rand(16, 2), torch.randn(16), torch.randn(16, 5), torch.zeros(16)))
+    ckpt_io.atomic_save({"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "X",
+                         "agent": a.state_dict()}, tmp_path / "c.pt")
+    torch.manual_seed(1)
+    b = DDPGAgent(5, -np.ones(2), 2 * np.ones(2), cfg)
+    b.load_state_dict(ckpt_io.load(tmp_path / "c.pt", "checkpoint")["agent"])
+    assert tensors_equal(a.state_dict(), b.state_dict())
+    obs = np.random.default_rng(0).standard_normal((20, 5))
+    assert all(np.array_equal(a.act(o), b.act(o)) for o in obs)
+
+
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
+    full = train.train(tiny(tmp_path / "a"), quiet=True)
+    reference = ckpt_io.load(full["checkpoint"], "checkpoint")
+
+    sabotaged_make_env(monkeypatch, at=1000, mode="crash")  # dies mid-episode, after the step-800 checkpoint
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train.train(tiny(tmp_path / "b"), quiet=True)
+    monkeypatch.undo()
+    path = tmp_path / "b" / "models" / "Pendulum-v1" / "checkpoint.pt"
+    assert ckpt_io.load(path, "checkpoint")["step"] == 800
+
+    cfg, state, _ = train.resolve_config({"resume": str(path), "models_dir": str(tmp_path / "b" / "models"),
+                                          "runs_dir": str(tmp_path / "b" / "runs")})
+    resumed = train.train(cfg, state, quiet=True)
+    result = ckpt_io.load(resumed["checkpoint"], "checkpoint")
+    assert result["step"] == reference["step"] == 1200
+    assert tensors_equal(result["agent"], reference["agent"])
+    assert tensors_equal(result["buffer"], reference["buffer"])
+    assert tensors_equal(result["rng"], reference["rng"]) and result["noise"] == reference["noise"]
+    # The curves go on from step 800: same rows as the uninterrupted run, none twice, none missing.
+    key = lambda rows: sorted((r["step"], r["tag"]) for r in rows if r["tag"] != "charts/sps")
+    assert key(read_csv(resumed["run_dir"])) == key(read_csv(full["run_dir"]))
+
+
+def test_resume_continues_to_a_larger_total(tmp_path):
+    train.train(tiny(tmp_path), quiet=True)
+    cfg, state, _ = train.resolve_config({"resume": "latest", "env": "Pendulum-v1", "total_steps": 1600,
+                                          "models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")})
+    assert state["step"] == 1200 and cfg.hidden_sizes == (32, 32)
+    assert train.train(cfg, state, quiet=True)["step"] == 1600
+
+
+def test_nan_reward_stops_training_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    sabotaged_make_env(monkeypatch, at=950, mode="nan")
+    with pytest.raises(DDPGError, match=r"non-finite reward from Pendulum-v1 at step 950"):
+        train.train(tiny(tmp_path), quiet=True)
+    kept = ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "checkpoint.pt", "checkpoint")
+    assert kept["step"] == 800
+    assert all(torch.isfinite(t).all() for t in kept["agent"]["actor"].values())
