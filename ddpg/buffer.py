@@ -64,8 +64,10 @@ class ReplayBuffer:
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
         rows = self.storage[idx]
         c = self.cols
-        return Batch(rows[:, c["obs"]], rows[:, c["action"]], rows[:, c["reward"]].squeeze(-1),
-                     rows[:, c["next_obs"]], rows[:, c["terminated"]].squeeze(-1))
+        # Contiguous copies of the column blocks: the matmuls downstream run faster on them.
+        return Batch(*(rows[:, c[k]].contiguous() for k in ("obs", "action")),
+                     rows[:, c["reward"]].squeeze(-1).contiguous(), rows[:, c["next_obs"]].contiguous(),
+                     rows[:, c["terminated"]].squeeze(-1).contiguous())
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows only, on the CPU, plus the ring position and the sampling RNG."""

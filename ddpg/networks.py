@@ -39,7 +39,7 @@ class Actor(nn.Module):
         """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
         x = obs
         for layer in self.layers[:-1]:
-            x = torch.relu(layer(x))
+            x = layer(x).relu_()  # in place: Linear's backward does not need its output
         return self.action_bias + self.action_scale * torch.tanh(self.layers[-1](x))
 
 
@@ -65,5 +65,5 @@ class Critic(nn.Module):
                 x = torch.cat([x, action], dim=-1)
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = torch.relu(x)
+                x = x.relu_()
         return x.squeeze(-1)  # (B, 1) -> (B,) so it lines up with rewards; (B, B) broadcasting is a classic bug

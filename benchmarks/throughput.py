@@ -1,0 +1,96 @@
+"""Learn-phase throughput of train.py's own loop, and its peak memory.
+
+    python benchmarks/throughput.py                       # HalfCheetah-v5, 256-256, batch 256, 1M buffer
+    python benchmarks/throughput.py --paths eager compile --json results/throughput_cpu.json
+
+Each path runs train.py's loop (one env step and one update per step, after learning starts) with
+the default preset. Steps/s is read from the loop's own SPS log over the measured window, after
+a warm-up. Peak RSS is the process's high-water mark, which includes the preallocated buffer.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def one_path(path: str, args: argparse.Namespace) -> dict:
+    """Run in a fresh process so each path's peak RSS is its own."""
+    code = f"""
+import csv, json, resource, sys, tempfile, time
+sys.path.insert(0, {str(ROOT)!r})
+import torch
+import train
+from ddpg.config import make_config
+torch.set_num_threads({args.threads}) if {args.threads} > 0 else None
+d = tempfile.mkdtemp()
+learn, warm, steps = {args.learning_starts}, {args.warmup}, {args.steps}
+total = learn + warm + steps
+cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=total, learning_starts=learn,
+                       buffer_size={args.buffer_size}, log_interval={args.log_interval}, eval_interval=total + 1,
+                       checkpoint_interval=total + 1, models_dir=d + "/m", runs_dir=d + "/r",
+                       compile={path == "compile"}, cudagraphs={path == "cudagraphs"}))
+t0 = time.perf_counter()
+s = train.train(cfg, quiet=True)
+rows = [r for r in csv.DictReader(open(s["run_dir"] / "metrics.csv")) if r["tag"] == "charts/sps"]
+window = [float(r["value"]) for r in rows if int(r["step"]) > learn + warm]
+sps = len(window) / sum(1.0 / v for v in window)  # harmonic mean: total steps / total time
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0,
+                      threads=torch.get_num_threads(), device=str(train.resolve_device({args.device!r})))))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"path": path, "error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return {"path": path, **json.loads(r.stdout.strip().splitlines()[-1])}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--env", default="HalfCheetah-v5")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--paths", nargs="+", default=["eager"], choices=("eager", "compile", "cudagraphs"))
+    p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")
+    p.add_argument("--warmup", type=int, default=1000, help="learn-phase steps before measuring")
+    p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps that fill the buffer")
+    p.add_argument("--buffer-size", type=int, default=1_000_000, help="preallocated replay capacity")
+    p.add_argument("--log-interval", type=int, default=500)
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = p.parse_args()
+
+    results = []
+    for path in args.paths:
+        r = one_path(path, args)
+        results.append(r)
+        if "error" in r:
+            print(f"{path:>10}: failed: {r['error']}")
+        else:
+            print(f"{path:>10}: {r['sps']:7.1f} learn-phase steps/s on {r['device']} ({r['threads']} threads), "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB with a {args.buffer_size:,}-transition buffer")
+    if args.json:
+        try:
+            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True).stdout.strip()
+        except OSError:
+            gpu = ""
+        meta = {"env": args.env, "batch_size": 256, "hidden_sizes": [256, 256], "steps": args.steps,
+                "warmup": args.warmup, "buffer_size": args.buffer_size, "cpu": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
+                "date": time.strftime("%Y-%m-%d")}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
