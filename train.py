@@ -29,6 +29,7 @@ from ddpg.gym_utils import make_env
 from ddpg.logger import Logger
 from ddpg.noise import make_noise
 from ddpg.runtime import keep_freed_memory
+from ddpg.update_paths import make_update
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes use seeds the training resets never draw from the same stream
 
@@ -116,6 +117,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         random.setstate(s["rng"]["python"])
         torch.set_rng_state(s["rng"]["torch"])
         step, episode, last_ckpt_step, run_name = s["step"], s["episode"], s["step"], s["run_name"]
+    update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
     run_dir = Path(cfg.runs_dir) / run_name
     logger = Logger(run_dir, cfg.to_dict(), resume_step=step if resume_state is not None else None)
     out_dir = ckpt_io.env_dir(cfg.models_dir, cfg.env)
@@ -164,7 +166,8 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     obs = start_episode()
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
                mininterval=1.0)
-    print(f"training {cfg.env} with the {cfg.preset} preset on {device}; logs in {run_dir}", file=sys.stderr)
+    print(f"training {cfg.env} with the {cfg.preset} preset on {device}, {update_path} update; logs in {run_dir}",
+          file=sys.stderr)
     try:
         with StopRequest() as stop:
             while step < cfg.total_steps:
@@ -184,7 +187,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 ep_len += 1
 
                 if step >= learn_from:
-                    m = agent.update(buffer.sample(cfg.batch_size))
+                    m = update()
                     sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
                     n_updates += 1
 

@@ -7,6 +7,9 @@ import numpy as np
 import torch
 
 
+STAGING_ROWS = 64  # CUDA only: pinned host rows that transitions pass through on their way to the GPU
+
+
 class Batch(NamedTuple):
     obs: torch.Tensor         # (B, obs_dim)
     action: torch.Tensor      # (B, action_dim), in env units
@@ -37,17 +40,24 @@ class ReplayBuffer:
         self.size = 0  # rows filled
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
-        on_cpu = self.device.type == "cpu"
-        # CPU: write through a numpy view of the storage. CUDA: fill a pinned row, then copy it.
-        self._staging = None if on_cpu else torch.zeros(self.width, dtype=torch.float32).pin_memory()
-        self._staged = None if on_cpu else torch.cuda.Event()
-        self._host = self.storage.numpy() if on_cpu else self._staging.numpy()
+        # CPU: write straight through a numpy view of the storage. CUDA: fill a pinned staging row and
+        # copy it without blocking; a ring of rows lets the copies trail the host by many steps.
+        self._staging = None
+        if self.device.type == "cpu":
+            self._host = self.storage.numpy()
+        else:
+            self._staging = torch.zeros(STAGING_ROWS, self.width, dtype=torch.float32).pin_memory()
+            self._copied = [torch.cuda.Event() for _ in range(STAGING_ROWS)]
+            self._host = self._staging.numpy()
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
             terminated: bool) -> None:
-        row = self._host[self.pos] if self._staging is None else self._host
-        if self._staged is not None:
-            self._staged.synchronize()  # the previous copy out of the staging row has finished
+        if self._staging is None:
+            row = self._host[self.pos]
+        else:
+            slot = self.pos % STAGING_ROWS
+            self._copied[slot].synchronize()  # this row's previous copy (STAGING_ROWS steps ago) is done
+            row = self._host[slot]
         c = self.cols
         row[c["obs"]] = obs
         row[c["action"]] = action
@@ -55,13 +65,19 @@ class ReplayBuffer:
         row[c["next_obs"]] = next_obs
         row[c["terminated"]] = float(terminated)
         if self._staging is not None:
-            self.storage[self.pos].copy_(self._staging, non_blocking=True)
-            self._staged.record()
+            self.storage[self.pos].copy_(self._staging[slot], non_blocking=True)
+            self._copied[slot].record()
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        """A uniform minibatch, drawn with replacement; indices are drawn on the buffer's device."""
+        return self.batch_at(self.sample_indices(batch_size))
+
+    def sample_indices(self, batch_size: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator, out=out)
+
+    def batch_at(self, idx: torch.Tensor) -> Batch:
         rows = self.storage[idx]
         c = self.cols
         # Contiguous copies of the column blocks: the matmuls downstream run faster on them.
@@ -71,7 +87,8 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows only, on the CPU, plus the ring position and the sampling RNG."""
-        return {"storage": self.storage[: self.size].cpu(), "pos": self.pos, "size": self.size,
+        # A copy, not a view: torch.save writes a view's whole underlying storage (all `capacity` rows).
+        return {"storage": self.storage[: self.size].to("cpu", copy=True), "pos": self.pos, "size": self.size,
                 "capacity": self.capacity, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -53,6 +53,7 @@ def assert_clean_error(r, *needles):
     (["--tau", "1.5"], ["--tau", "[0, 1]"]),
     (["--gamma", "-0.1"], ["--gamma", "[0, 1]"]),
     (["--gamma", "nan"], ["--gamma"]),
+    (["--cudagraphs", "--device", "cpu"], ["--cudagraphs", "CUDA"]),
 ])
 def test_train_rejects_bad_input(trained, args, needles):
     before = snapshot(trained)

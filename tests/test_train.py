@@ -81,6 +81,8 @@ def test_tiny_run_writes_events_csv_and_weights(tmp_path):
     assert actor["step"] == full["step"] == 1200 and actor["env_id"] == "Pendulum-v1"
     assert tensors_equal(actor["actor"], full["agent"]["actor"])
     assert full["buffer"]["size"] == 1200 and full["buffer"]["storage"].shape == (1200, 3 + 1 + 1 + 3 + 1)
+    # only the filled rows are written, not the whole preallocated capacity (5000 rows)
+    assert full["buffer"]["storage"].untyped_storage().nbytes() == 1200 * 9 * 4
     assert set(full["agent"]) == {"actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt"}
 
 
