@@ -76,3 +76,22 @@ def test_gaussian_noise_scale():
     g = GaussianNoise(2, np.random.default_rng(0), sigma=0.1)
     xs = np.array([g() for _ in range(5000)])
     assert abs(xs.std() - 0.1) < 0.005 and abs(xs.mean()) < 0.01
+
+
+def test_buffer_state_round_trip_is_bit_exact_and_compact():
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(50, obs_dim=3, action_dim=2, device="cpu")
+    obs = rng.standard_normal(3)
+    for t in range(80):  # wraps around; episodes of 7 steps, some ending in a real terminal
+        nxt = rng.standard_normal(3)
+        if t % 5 == 0:
+            nxt[0] = -0.0  # a sign bit that == would not see
+        end = t % 7 == 6
+        buf.add(obs, rng.uniform(-1, 1, 2), rng.standard_normal(), nxt, end and t % 2 == 0)
+        obs = rng.standard_normal(3) if end else nxt
+    state = buf.state_dict()
+    assert state["next_obs"].shape[0] < 50 // 3  # stored only at episode ends and the ring seam
+    other = ReplayBuffer(50, obs_dim=3, action_dim=2, device="cpu")
+    other.load_state_dict(state)
+    assert torch.equal(other.storage.view(torch.int32), buf.storage.view(torch.int32))
+    assert (other.pos, other.size) == (buf.pos, buf.size) == (30, 50)

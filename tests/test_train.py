@@ -80,9 +80,14 @@ def test_tiny_run_writes_events_csv_and_weights(tmp_path):
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
     assert actor["step"] == full["step"] == 1200 and actor["env_id"] == "Pendulum-v1"
     assert tensors_equal(actor["actor"], full["agent"]["actor"])
-    assert full["buffer"]["size"] == 1200 and full["buffer"]["storage"].shape == (1200, 3 + 1 + 1 + 3 + 1)
-    # only the filled rows are written, not the whole preallocated capacity (5000 rows)
-    assert full["buffer"]["storage"].untyped_storage().nbytes() == 1200 * 9 * 4
+    b = full["buffer"]
+    # Only the 1200 filled rows are written (not the 5000-row capacity), and next observations only
+    # where they are not the following row's observation: the 6 episode ends.
+    assert b["size"] == 1200 and b["obs_action_reward"].shape == (1200, 3 + 1 + 1)
+    assert b["obs_action_reward"].untyped_storage().nbytes() == 1200 * 5 * 4
+    assert b["next_obs"].shape == (6, 3) and b["next_obs_differs"].nonzero().flatten().tolist() == \
+        [199, 399, 599, 799, 999, 1199]
+    assert b["terminated"].dtype == torch.bool
     assert set(full["agent"]) == {"actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt"}
 
 

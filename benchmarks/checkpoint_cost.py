@@ -1,0 +1,75 @@
+"""Size and time of a full training checkpoint with a full 1M-transition HalfCheetah buffer.
+
+    python benchmarks/checkpoint_cost.py
+    python benchmarks/checkpoint_cost.py --transitions 100000
+
+Builds the agent and buffer train.py would build for HalfCheetah-v5 (17-d observations, 6-d
+actions, default preset), fills the buffer, then times the atomic save (write, fsync, rename)
+and the load of the checkpoint, in a scratch directory.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ddpg import checkpoint as ckpt_io  # noqa: E402
+from ddpg.agent import DDPGAgent  # noqa: E402
+from ddpg.buffer import ReplayBuffer  # noqa: E402
+from ddpg.config import Config  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--transitions", type=int, default=1_000_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
+    args = p.parse_args()
+    obs_dim, act_dim = 17, 6
+    agent = DDPGAgent(obs_dim, -np.ones(act_dim), np.ones(act_dim), Config())
+    buf = ReplayBuffer(args.transitions, obs_dim, act_dim, "cpu")
+    # Realistic contents: episodes of 1000 steps whose next observation is the following row's observation.
+    rng = np.random.default_rng(0)
+    obs = rng.standard_normal((args.transitions + 1, obs_dim)).astype(np.float32)
+    c = buf.cols
+    rows = buf.storage.numpy()
+    rows[:, c["obs"]] = obs[:-1]
+    rows[:, c["next_obs"]] = obs[1:]
+    rows[:, c["action"]] = rng.uniform(-1, 1, (args.transitions, act_dim))
+    rows[:, c["reward"]] = rng.standard_normal((args.transitions, 1))
+    ends = np.arange(999, args.transitions, 1000)
+    rows[ends, c["next_obs"]] = rng.standard_normal((len(ends), obs_dim))  # the final obs of each episode
+    buf.pos, buf.size = 0, args.transitions
+
+    out = Path(args.dir or tempfile.mkdtemp()) / ckpt_io.CHECKPOINT_FILE
+    saves, loads = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        state = {"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "HalfCheetah-v5",
+                 "agent": agent.state_dict(), "buffer": buf.state_dict()}
+        ckpt_io.atomic_save(state, out)
+        saves.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        loaded = ckpt_io.load(out, "checkpoint")
+        restored = ReplayBuffer(args.transitions, obs_dim, act_dim, "cpu")
+        restored.load_state_dict(loaded["buffer"])
+        loads.append(time.perf_counter() - t)
+    assert torch.equal(restored.storage, buf.storage), "restored buffer differs"
+    raw = args.transitions * buf.width * 4
+    size = out.stat().st_size
+    print(f"{args.transitions:,} transitions: checkpoint {size / 1e6:.1f} MB on disk "
+          f"(buffer as stored in memory: {raw / 1e6:.1f} MB); save (incl. fsync) {min(saves):.2f} s, "
+          f"load {min(loads):.2f} s, best of {args.repeats}; restored buffer is bit-identical")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
