@@ -1,8 +1,10 @@
 """Bad input: one line on stderr naming the problem, a non-zero exit, no traceback, no file touched."""
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,24 @@ def test_help_lists_every_hyperparameter_with_default():
                  "--critic-lr", "--noise-sigma", "--ou-theta", "--ou-dt"):
         assert flag in r.stdout
     assert "[default: 0.005; paper preset: 0.001]" in " ".join(r.stdout.split())
+
+
+def test_ctrl_c_finishes_the_episode_saves_and_exits_cleanly(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--env", "Pendulum-v1", "--total-steps",
+                             "1000000", *TINY], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until it is training (its first episode has ended)
+        csvs = list(runs.glob("*/metrics.csv"))
+        if csvs and "episodic_return" in csvs[0].read_text():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Ctrl-C: finishing this episode" in err and "Traceback" not in err
+    state = torch.load(tmp_path / "models" / "Pendulum-v1" / "checkpoint.pt", weights_only=True)
+    assert state["step"] % 200 == 0 and state["step"] > 0  # saved at an episode boundary
+    assert f"done: {state['step']} steps" in out
