@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 from pathlib import Path
@@ -30,13 +31,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an mp4 to PATH instead of opening a window (default when headless: "
                         "videos/<env>.mp4)")
     p.add_argument("--no-render", action="store_true", help="only evaluate: no window, no video")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="constructor arguments for the env, e.g. thrust_noise=0.2 for Rocket-v0")
     return p
+
+
+def parse_kwargs(items: list[str]) -> dict[str, object]:
+    """KEY=VALUE strings to a dict; values are Python literals where they parse as one."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env-kwargs expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.episodes < 1:
         print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    try:
+        env_kwargs = parse_kwargs(args.env_kwargs)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     record = None if args.no_render else args.record
     if not args.no_render and record is None and not has_display():
@@ -65,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = ckpt_io.load(path, "actor")
         ckpt_io.check_env(saved, args.env, path)
         mode = None if args.no_render else ("rgb_array" if record else "human")
-        env = make_env(args.env, render_mode=mode)
+        env = make_env(args.env, render_mode=mode, **env_kwargs)
         low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
         if (env.observation_space.shape[0] != saved["obs_dim"] or low.shape != env.action_space.shape
                 or not np.allclose(low, env.action_space.low) or not np.allclose(high, env.action_space.high)):

@@ -123,7 +123,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     out_dir = ckpt_io.env_dir(cfg.models_dir, cfg.env)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
-    def spaces() -> dict[str, Any]:
+    def header() -> dict[str, Any]:
         return {"env_id": cfg.env, "config": cfg.to_dict(), "obs_dim": obs_dim,
                 "action_low": low.tolist(), "action_high": high.tolist(), "format_version": ckpt_io.FORMAT_VERSION}
 
@@ -136,13 +136,13 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     def save() -> None:
         """The full checkpoint, then the actor alone; both at an episode boundary."""
         check_finite_weights()
-        ckpt_io.atomic_save({**spaces(), "kind": "checkpoint", "step": step, "episode": episode,
+        ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
                              "run_name": run_name, "agent": agent.state_dict(), "buffer": buffer.state_dict(),
                              "noise": noise.state_dict(),
                              "rng": {"numpy": rng.bit_generator.state, "python": random.getstate(),
                                      "torch": torch.get_rng_state()}},
                             out_dir / ckpt_io.CHECKPOINT_FILE)
-        ckpt_io.atomic_save({**spaces(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
+        ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
                             out_dir / ckpt_io.ACTOR_FILE)
 
     def evaluate() -> float:
@@ -210,7 +210,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                         n_updates = 0
                     logger.flush()
                     bar.update(step - bar.n)
-                    bar.set_postfix(sps=f"{sps:.0f}", ret=f"{last_return:.0f}", eval=f"{last_eval:.0f}")
+                    bar.set_postfix(sps=f"{sps:.0f}", ret=f"{last_return:.0f}", eval=f"{last_eval:.0f}")  # nan: none yet
 
                 if step % cfg.eval_interval == 0:
                     last_eval = evaluate()

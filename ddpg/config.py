@@ -105,8 +105,7 @@ RESUMABLE_OVERRIDES = ("total_steps", "device", "models_dir", "runs_dir", "resum
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description)  # help strings carry their own defaults
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
         meta = dict(f.metadata)
@@ -120,7 +119,6 @@ def build_parser(description: str) -> argparse.ArgumentParser:
             continue
         kind = {"int": int, "float": float, "str": str, "tuple[int, ...]": int, "str | None": str}[f.type]
         p.add_argument(flag, type=kind, default=None, help=help_text, **meta)
-    p.formatter_class = argparse.HelpFormatter  # the help strings already show defaults
     return p
 
 

@@ -7,10 +7,12 @@ import numpy as np
 from ddpg.errors import DDPGError
 
 
-def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> gym.Env:
     """`gym.make` that refuses unknown ids and non-continuous action spaces in one line."""
     try:
-        env = gym.make(env_id, render_mode=render_mode)
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except TypeError as e:  # a constructor argument the env does not take
+        raise DDPGError(f"env {env_id} does not accept these arguments: {e}") from None
     except gym.error.Error as e:
         raise DDPGError(f"unknown or unavailable env {env_id!r} ({e}); pass an id from gymnasium's "
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
