@@ -1,0 +1,44 @@
+"""Evaluate the Rocket-v0 reference (LQR) controller against random and zero actions.
+
+    python benchmarks/rocket_reference.py --episodes 100 --sigma 0.05 --seed 0
+
+Prints one line per policy: mean +- std return and mean episode length
+(the horizon is 1000 steps, reward per step is at most 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import gymnasium  # noqa: E402
+
+import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
+from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--sigma", type=float, default=0.05, help="relative thrust noise std")
+    parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
+    args = parser.parse_args()
+
+    env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
+    policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
+    env.close()
+
+    print(f"Rocket-v0  sigma={args.sigma}  episodes={args.episodes}  seed={args.seed}")
+    for name, policy in policies.items():
+        returns, lengths = run_episodes(policy, args.episodes, args.seed, args.sigma)
+        print(
+            f"{name:>7}: return {returns.mean():8.2f} ± {returns.std():7.2f}"
+            f"  (min {returns.min():7.2f})  length {lengths.mean():7.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
