@@ -75,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     from ddpg import checkpoint as ckpt_io
     from ddpg.errors import DDPGError
     from ddpg.gym_utils import make_env
-    from ddpg.networks import Actor
     from ddpg.video import VideoWriter
 
     try:
@@ -84,22 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
                             + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
-        saved = ckpt_io.load(path, "actor")
-        ckpt_io.check_env(saved, args.env, path)
         mode = None if args.no_render else ("rgb_array" if record else "human")
         env = make_env(args.env, render_mode=mode, **env_kwargs)
-        low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
-        if (env.observation_space.shape[0] != saved["obs_dim"] or low.shape != env.action_space.shape
-                or not np.allclose(low, env.action_space.low) or not np.allclose(high, env.action_space.high)):
-            raise DDPGError(f"{path} was saved for other observation/action spaces than {args.env} has now")
-        actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high),
-                      saved["config"]["hidden_sizes"])
-        try:
-            actor.load_state_dict(saved["actor"])
-        except RuntimeError as e:
-            raise DDPGError(f"{path}: weights do not fit the network its config describes "
-                            f"({str(e).splitlines()[0]})") from None
-        actor.eval()
+        actor = ckpt_io.load_actor(path, args.env, env.observation_space, env.action_space)
 
         @torch.no_grad()
         def policy(obs: np.ndarray) -> np.ndarray:

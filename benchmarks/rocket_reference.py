@@ -1,6 +1,7 @@
-"""Evaluate the Rocket-v0 reference (LQR) controller against random and zero actions.
+"""Evaluate the Rocket-v0 reference (LQR) controller against random and zero actions, and DDPG.
 
     python benchmarks/rocket_reference.py --episodes 100 --sigma 0.05 --seed 0
+    python benchmarks/rocket_reference.py --sigma 0.2 --weights models/Rocket-v0/actor.pt
 
 Prints one line per policy: mean +- std return and mean episode length
 (the horizon is 1000 steps, reward per step is at most 1).
@@ -15,8 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import gymnasium  # noqa: E402
+import torch  # noqa: E402
 
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
+from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
 
 
@@ -25,10 +28,19 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--sigma", type=float, default=0.05, help="relative thrust noise std")
     parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
+    parser.add_argument("--weights", default=None, help="also evaluate this DDPG actor.pt (deterministic)")
     args = parser.parse_args()
 
     env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
     policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
+    if args.weights:
+        actor = load_actor(Path(args.weights), "Rocket-v0", env.observation_space, env.action_space)
+
+        @torch.no_grad()
+        def ddpg_policy(obs):
+            return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)).squeeze(0).numpy()
+
+        policies["ddpg"] = ddpg_policy
     env.close()
 
     print(f"Rocket-v0  sigma={args.sigma}  episodes={args.episodes}  seed={args.seed}")

@@ -73,6 +73,26 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     return obj
 
 
+def load_actor(path: Path, env_id: str, observation_space: Any, action_space: Any) -> torch.nn.Module:
+    """Rebuild the actor from an actor file alone, refusing weights made for another env or spaces."""
+    import numpy as np
+
+    from ddpg.networks import Actor
+
+    saved = load(path, "actor")
+    check_env(saved, env_id, path)
+    low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
+    if (observation_space.shape[0] != saved["obs_dim"] or low.shape != action_space.shape
+            or not np.allclose(low, action_space.low) or not np.allclose(high, action_space.high)):
+        raise DDPGError(f"{path} was saved for other observation/action spaces than {env_id} has now")
+    actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high), saved["config"]["hidden_sizes"])
+    try:
+        actor.load_state_dict(saved["actor"])
+    except RuntimeError as e:
+        raise DDPGError(f"{path}: weights do not fit the network its config describes ({_first_line(e)})") from None
+    return actor.eval()
+
+
 def check_env(obj: dict[str, Any], env_id: str, path: Path) -> None:
     if obj["env_id"] != env_id:
         raise DDPGError(f"{path} was trained on {obj['env_id']}, not {env_id}; "

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ddpg.envs.rocket import RocketEnv
+from ddpg.evaluate import run_episodes as run_seeded_episodes
 
 Policy = Callable[[NDArray[np.float64]], NDArray[np.float32]]
 
@@ -123,17 +124,9 @@ def run_episodes(
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Returns and lengths of ``episodes`` episodes of Rocket-v0 (episode i seeded ``seed + i``)."""
     env = gymnasium.make("Rocket-v0", thrust_noise=sigma)
-    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done = False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
-            returns[i] += reward
-            lengths[i] += 1
-            done = terminated or truncated
+    results = run_seeded_episodes(env, policy, episodes, seed)
     env.close()
-    return returns, lengths
+    return np.array([r for r, _ in results]), np.array([n for _, n in results], dtype=np.int64)
 
 
 def evaluate(policy: Policy, episodes: int, seed: int = 0, sigma: float = 0.05) -> NDArray[np.float64]:
