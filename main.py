@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     import ddpg  # noqa: F401  (registers Rocket-v0)
     from ddpg import checkpoint as ckpt_io
     from ddpg.errors import DDPGError
+    from ddpg.evaluate import run_episodes
     from ddpg.gym_utils import make_env
     from ddpg.video import VideoWriter
 
@@ -92,35 +94,23 @@ def main(argv: list[str] | None = None) -> int:
             return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)).squeeze(0).numpy()
 
         fps = env.metadata.get("render_fps", 30)
-        video = VideoWriter(Path(record), fps) if record else None
-        returns = []
-        try:
-            for k in range(args.episodes):
-                obs, _ = env.reset(seed=args.seed + k)
-                if video:
-                    video.append(env.render())
-                total, length, done = 0.0, 0, False
-                while not done:
-                    obs, reward, terminated, truncated, _ = env.step(policy(obs))
-                    total += float(reward)
-                    length += 1
-                    done = terminated or truncated
-                    if video:
-                        video.append(env.render())
-                returns.append(total)
-                print(f"episode {k}: return {total:.1f}, length {length}", flush=True)
-        except gym.error.Error as e:  # e.g. a classic-control env whose renderer needs pygame
-            raise DDPGError(f"rendering {args.env} failed ({e}); use --no-render to evaluate only") from None
-        finally:
-            env.close()
-            if video:
-                video.__exit__(*sys.exc_info())
+        with contextlib.ExitStack() as stack:
+            stack.callback(env.close)
+            # The video is renamed into place only if every episode finished.
+            video = stack.enter_context(VideoWriter(Path(record), fps)) if record else None
+            try:
+                results = run_episodes(
+                    env, policy, args.episodes, args.seed,
+                    on_step=(lambda: video.append(env.render())) if video else None,
+                    on_episode=lambda k, ret, n: print(f"episode {k}: return {ret:.1f}, length {n}", flush=True))
+            except gym.error.Error as e:  # e.g. a classic-control env whose renderer needs pygame
+                raise DDPGError(f"rendering {args.env} failed ({e}); use --no-render to evaluate only") from None
         if video:
             print(f"video: {record} ({video.frames} frames at {fps} fps)")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"mean return {np.mean(returns):.1f} over {len(returns)} episodes")
+    print(f"mean return {np.mean([r for r, _ in results]):.1f} over {len(results)} episodes")
     return 0
 
 
