@@ -146,3 +146,12 @@ def test_nan_reward_stops_training_and_keeps_last_checkpoint(tmp_path, monkeypat
     kept = ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "checkpoint.pt", "checkpoint")
     assert kept["step"] == 800
     assert all(torch.isfinite(t).all() for t in kept["agent"]["actor"].values())
+
+
+def test_paper_preset_runs_end_to_end(tmp_path):
+    s = train.train(tiny(tmp_path, preset="paper", total_steps=400), quiet=True)
+    saved = ckpt_io.load(s["checkpoint"], "checkpoint")
+    cfg = saved["config"]
+    assert (cfg["preset"], cfg["tau"], cfg["critic_action_layer"], cfg["critic_weight_decay"]) == ("paper", 0.001, 1, 1e-2)
+    assert saved["agent"]["critic"]["layers.1.weight"].shape == (32, 32 + 1)  # the action joins at the 2nd layer
+    assert saved["agent"]["critic_opt"]["param_groups"][0]["weight_decay"] == 1e-2
