@@ -106,7 +106,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     buffer = ReplayBuffer(cfg.buffer_size, obs_dim, low.size, device, seed=cfg.seed)
     noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
 
-    step, episode, last_ckpt_step = 0, 0, 0
+    step, episode, last_ckpt_step, best_eval = 0, 0, 0, float("-inf")
     run_name = f"{cfg.env}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     if resume_state is not None:
         s = resume_state
@@ -117,6 +117,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         random.setstate(s["rng"]["python"])
         torch.set_rng_state(s["rng"]["torch"])
         step, episode, last_ckpt_step, run_name = s["step"], s["episode"], s["step"], s["run_name"]
+        best_eval = s.get("best_eval_return", best_eval)
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
     run_dir = Path(cfg.runs_dir) / run_name
     logger = Logger(run_dir, cfg.to_dict(), resume_step=step if resume_state is not None else None)
@@ -137,7 +138,8 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         """The full checkpoint, then the actor alone; both at an episode boundary."""
         check_finite_weights()
         ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
-                             "run_name": run_name, "agent": agent.state_dict(), "buffer": buffer.state_dict(),
+                             "run_name": run_name, "best_eval_return": best_eval,
+                             "agent": agent.state_dict(), "buffer": buffer.state_dict(),
                              "noise": noise.state_dict(),
                              "rng": {"numpy": rng.bit_generator.state, "python": random.getstate(),
                                      "torch": torch.get_rng_state()}},
@@ -146,10 +148,16 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                             out_dir / ckpt_io.ACTOR_FILE)
 
     def evaluate() -> float:
+        """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
+        nonlocal best_eval
         results = run_episodes(eval_env, agent.act, cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET)
         mean = float(np.mean([r for r, _ in results]))
         logger.scalar("eval/return", mean, step)
         logger.scalar("eval/length", float(np.mean([n for _, n in results])), step)
+        if mean > best_eval:
+            best_eval = mean
+            ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "eval_return": mean,
+                                 "actor": agent.actor.state_dict()}, out_dir / ckpt_io.BEST_ACTOR_FILE)
         return mean
 
     def start_episode() -> np.ndarray:

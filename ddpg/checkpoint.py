@@ -13,6 +13,7 @@ from ddpg.errors import DDPGError
 
 FORMAT_VERSION = 1
 ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
+BEST_ACTOR_FILE = "best_actor.pt"  # the actor at its best periodic evaluation so far
 CHECKPOINT_FILE = "checkpoint.pt"  # everything a resumed run needs
 
 

@@ -89,6 +89,11 @@ def test_tiny_run_writes_events_csv_and_weights(tmp_path):
         [199, 399, 599, 799, 999, 1199]
     assert b["terminated"].dtype == torch.bool
     assert set(full["agent"]) == {"actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt"}
+    best = ckpt_io.load(s["actor"].with_name(ckpt_io.BEST_ACTOR_FILE), "actor")
+    evals = [(int(r["step"]), float(r["value"])) for r in rows if r["tag"] == "eval/return"]
+    best_step, best_value = max(evals, key=lambda e: e[1])  # the CSV keeps 6 significant digits
+    assert best["step"] == best_step and best["eval_return"] == pytest.approx(best_value, rel=1e-5)
+    assert full["best_eval_return"] == best["eval_return"]
 
 
 def test_checkpoint_round_trip_same_parameters_and_actions(tmp_path):
