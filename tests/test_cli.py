@@ -28,13 +28,17 @@ def snapshot(d: Path):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny Pendulum run: models/Pendulum-v1/{actor,checkpoint}.pt in a scratch directory."""
-    d = tmp_path_factory.mktemp("trained")
-    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "400", *TINY, cwd=d)
+def train_tiny(tmp_path_factory, env_id: str, steps: int) -> Path:
+    """A tiny train.py run in a scratch directory: models/<env>/{actor,checkpoint}.pt and runs/."""
+    d = tmp_path_factory.mktemp(env_id)
+    r = run("train.py", "--env", env_id, "--total-steps", str(steps), *TINY, cwd=d)
     assert r.returncode == 0, r.stderr
     return d
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train_tiny(tmp_path_factory, "Pendulum-v1", 400)
 
 
 def assert_clean_error(r, *needles):

@@ -8,15 +8,12 @@ import pytest
 
 import train
 from ddpg.config import make_config
-from test_cli import TINY, run
+from test_cli import run, train_tiny
 
 
 @pytest.fixture(scope="module")
 def inverted_pendulum(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ip")
-    r = run("train.py", "--env", "InvertedPendulum-v5", "--total-steps", "300", *TINY, cwd=d)
-    assert r.returncode == 0, r.stderr
-    return d
+    return train_tiny(tmp_path_factory, "InvertedPendulum-v5", 300)
 
 
 def test_main_headless_writes_a_video_with_real_frames(inverted_pendulum):
