@@ -28,7 +28,7 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device,
                  seed: int = 0) -> None:
-        self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
+        self.capacity = capacity
         self.device = torch.device(device)
         o, a = obs_dim, action_dim
         # Column layout of a row: [obs | action | reward | next_obs | terminated]

@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ddpg.errors import DDPGError
+from ddpg.networks import Actor
 
 FORMAT_VERSION = 1
 ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
@@ -76,10 +78,6 @@ def load(path: Path, kind: str) -> dict[str, Any]:
 
 def load_actor(path: Path, env_id: str, observation_space: Any, action_space: Any) -> torch.nn.Module:
     """Rebuild the actor from an actor file alone, refusing weights made for another env or spaces."""
-    import numpy as np
-
-    from ddpg.networks import Actor
-
     saved = load(path, "actor")
     check_env(saved, env_id, path)
     low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
