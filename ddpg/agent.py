@@ -72,13 +72,11 @@ class DDPGAgent:
         self.critic_opt.step()
 
         # Actor: follow ∇_a Q(s, a)|_{a=μ(s)} ∇_θ μ(s), i.e. minimise -Q(s, μ(s)).mean().
-        # The critic is frozen here so backward computes no critic weight gradients it would discard.
-        self.critic.requires_grad_(False)
+        # `inputs=` limits backward to the actor's weights: it computes no critic weight gradients.
         actor_loss = -self.critic(obs, self.actor(obs)).mean()
         self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        actor_loss.backward(inputs=list(self.actor.parameters()))
         self.actor_opt.step()
-        self.critic.requires_grad_(True)
 
         # Soft target updates θ' ← τθ + (1 - τ)θ'
         soft_update(self.critic, self.critic_target, self.tau)

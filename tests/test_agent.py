@@ -88,7 +88,7 @@ def test_update_changes_weights_and_returns_finite_metrics():
     assert all(torch.isfinite(v) and v.dim() == 0 for v in m.values())
     assert any(not torch.equal(p, q) for p, q in zip(agent.actor.parameters(), before))
     assert any(not torch.equal(p, q) for p, q in zip(agent.critic_target.parameters(), tgt_before))
-    # critic frozen only during the actor step
+    # the actor step leaves the critic trainable
     assert all(p.requires_grad for p in agent.critic.parameters())
 
 
