@@ -88,7 +88,20 @@ def test_update_changes_weights_and_returns_finite_metrics():
     assert all(torch.isfinite(v) and v.dim() == 0 for v in m.values())
     assert any(not torch.equal(p, q) for p, q in zip(agent.actor.parameters(), before))
     assert any(not torch.equal(p, q) for p, q in zip(agent.critic_target.parameters(), tgt_before))
-    # the actor step leaves the critic trainable
+
+
+def test_actor_step_leaves_critic_gradients_alone():
+    # After an update the critic's .grad must be the critic loss's gradient alone: the actor step
+    # backpropagates through the critic but must not add into its weight gradients.
+    agent = small_agent()
+    b = Batch(torch.randn(8, 3), torch.rand(8, 2), torch.randn(8), torch.randn(8, 3), torch.zeros(8))
+    ref = copy.deepcopy(agent.critic)
+    with torch.no_grad():
+        y = b.reward + agent.gamma * (1 - b.terminated) * agent.critic_target(b.next_obs, agent.actor_target(b.next_obs))
+    torch.nn.functional.mse_loss(ref(b.obs, b.action), y).backward()
+    agent.update(b)
+    for p, r in zip(agent.critic.parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, r.grad, rtol=1e-6, atol=1e-7)
     assert all(p.requires_grad for p in agent.critic.parameters())
 
 
