@@ -28,7 +28,7 @@ from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
 from ddpg.logger import Logger
 from ddpg.noise import make_noise
-from ddpg.runtime import keep_freed_memory
+from ddpg.runtime import flush_denormals, keep_freed_memory
 from ddpg.update_paths import make_update
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes use seeds the training resets never draw from the same stream
@@ -93,6 +93,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths."""
     device = resolve_device(cfg.device)
     keep_freed_memory()
+    flush_denormals()
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
     obs_dim = env.observation_space.shape[0]
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)

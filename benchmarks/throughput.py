@@ -1,9 +1,10 @@
 """Learn-phase throughput of train.py's own loop, and its peak memory.
 
     python benchmarks/throughput.py                       # HalfCheetah-v5, 256-256, batch 256, 1M buffer
-    python benchmarks/throughput.py --paths eager compile --json results/throughput_cpu.json
+    python benchmarks/throughput.py --paths manual eager compile --json results/throughput_cpu.json
 
-Each path runs train.py's loop (one env step and one update per step, after learning starts) with
+Paths: manual is the hand-written backward (the CPU default), eager is autograd (`--backward
+autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path runs train.py's loop (one env step and one update per step, after learning starts) with
 the default preset. Steps/s is read from the loop's own SPS log over the measured window, after
 a warm-up. Peak RSS is the process's high-water mark, which includes the preallocated buffer.
 """
@@ -36,6 +37,7 @@ total = learn + warm + steps
 cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=total, learning_starts=learn,
                        buffer_size={args.buffer_size}, log_interval={args.log_interval}, eval_interval=total + 1,
                        checkpoint_interval=total + 1, models_dir=d + "/m", runs_dir=d + "/r",
+                       backward={"manual" if path == "manual" else "autograd"!r},
                        compile={path == "compile"}, cudagraphs={path == "cudagraphs"}))
 t0 = time.perf_counter()
 s = train.train(cfg, quiet=True)
@@ -57,7 +59,7 @@ def main() -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--paths", nargs="+", default=["eager"], choices=("eager", "compile", "cudagraphs"))
+    p.add_argument("--paths", nargs="+", default=["manual"], choices=("manual", "eager", "compile", "cudagraphs"))
     p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")
     p.add_argument("--warmup", type=int, default=1000, help="learn-phase steps before measuring")
     p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps that fill the buffer")

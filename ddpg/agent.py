@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ddpg.buffer import Batch
 from ddpg.config import Config
@@ -15,16 +15,15 @@ from ddpg.networks import Actor, Critic
 
 
 @torch.no_grad()
-def soft_update(source: nn.Module, target: nn.Module, tau: float) -> None:
-    """θ' ← τθ + (1 - τ)θ', in place, for every parameter.
+def soft_update(source: Sequence[torch.Tensor], target: Sequence[torch.Tensor], tau: float) -> None:
+    """θ' ← τθ + (1 - τ)θ', in place, for each target tensor and its source.
 
     τ is the mixing rate (the paper's 0.001), not Polyak's ρ = 1 - τ. `lerp` computes this in one
     fused op per tensor list and is exact at the ends: τ = 0 keeps θ', τ = 1 copies θ.
     """
-    src, tgt = list(source.parameters()), list(target.parameters())
-    if len(src) != len(tgt):
-        raise ValueError(f"source has {len(src)} parameter tensors, target {len(tgt)}")
-    torch._foreach_lerp_(tgt, src, tau)
+    if len(source) != len(target):
+        raise ValueError(f"source has {len(source)} parameter tensors, target {len(target)}")
+    torch._foreach_lerp_(list(target), list(source), tau)
 
 
 class DDPGAgent:
@@ -42,6 +41,9 @@ class DDPGAgent:
         # Targets start as exact copies (Algorithm 1) and are only ever changed by soft_update.
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        # (online, target) parameter lists for the soft updates, listed once: walking the modules each step costs ~50 µs
+        self.soft_pairs = [(list(self.critic.parameters()), list(self.critic_target.parameters())),
+                           (list(self.actor.parameters()), list(self.actor_target.parameters()))]
         # The fused Adam kernel: one pass over all parameters (CPU and CUDA), measured ~10% faster here.
         # `capturable` keeps its step counts on the device, which CUDA graph replay needs.
         adam = {"fused": True, "capturable": cfg.cudagraphs}
@@ -78,11 +80,13 @@ class DDPGAgent:
         actor_loss.backward(inputs=list(self.actor.parameters()))
         self.actor_opt.step()
 
-        # Soft target updates θ' ← τθ + (1 - τ)θ'
-        soft_update(self.critic, self.critic_target, self.tau)
-        soft_update(self.actor, self.actor_target, self.tau)
-
+        self.soft_update_targets()
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "q": q.detach().mean()}
+
+    def soft_update_targets(self) -> None:
+        """θ' ← τθ + (1 - τ)θ' for the critic's target, then the actor's."""
+        for online, target in self.soft_pairs:
+            soft_update(online, target, self.tau)
 
     def state_dict(self) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),

@@ -77,9 +77,15 @@ class ReplayBuffer:
     def sample_indices(self, batch_size: int, out: torch.Tensor | None = None) -> torch.Tensor:
         return torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator, out=out)
 
-    def batch_at(self, idx: torch.Tensor) -> Batch:
-        rows = self.storage[idx]
+    def batch_at(self, idx: torch.Tensor, rows: torch.Tensor | None = None) -> Batch:
+        """The transitions at `idx`. Given `rows`, a (B, width) tensor, they are gathered into it and
+        returned as views of it; otherwise as new contiguous tensors."""
         c = self.cols
+        if rows is not None:
+            torch.index_select(self.storage, 0, idx, out=rows)
+            return Batch(rows[:, c["obs"]], rows[:, c["action"]], rows[:, c["reward"]].squeeze(-1),
+                         rows[:, c["next_obs"]], rows[:, c["terminated"]].squeeze(-1))
+        rows = self.storage[idx]
         # Contiguous copies of the column blocks: the matmuls downstream run faster on them.
         return Batch(*(rows[:, c[k]].contiguous() for k in ("obs", "action")),
                      rows[:, c["reward"]].squeeze(-1).contiguous(), rows[:, c["next_obs"]].contiguous(),

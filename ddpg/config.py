@@ -53,6 +53,10 @@ class Config:
     runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>__<preset>__<seed>__<time>/")
     resume: str | None = _f(None, "resume from PATH, or with no PATH from <models-dir>/<env>/checkpoint.pt",
                             nargs="?", const="latest")
+    backward: str = _f("auto", "how the update's gradients are computed: 'manual' (the hand-written backward "
+                               "in ddpg/manual_update.py, fastest on the CPU), 'autograd' (DDPGAgent.update), or "
+                               "'auto' (manual on the CPU, autograd on CUDA or with --compile/--cudagraphs)",
+                       choices=("auto", "manual", "autograd"))
     compile: bool = _f(False, "torch.compile the update step")
     cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)")
 
@@ -80,6 +84,8 @@ class Config:
              f"--hidden-sizes must be positive widths, got {list(self.hidden_sizes)}")
         need(0 <= self.critic_action_layer < len(self.hidden_sizes),
              f"--critic-action-layer must be in [0, {len(self.hidden_sizes) - 1}], got {self.critic_action_layer}")
+        need(self.backward != "manual" or not (self.compile or self.cudagraphs),
+             "--compile and --cudagraphs apply to the autograd update; drop --backward manual")
         need(self.batch_size <= self.buffer_size,
              f"--batch-size {self.batch_size} exceeds --buffer-size {self.buffer_size}")
 
@@ -99,7 +105,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
-RESUMABLE_OVERRIDES = ("total_steps", "device", "models_dir", "runs_dir", "resume", "eval_interval",
+RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "models_dir", "runs_dir", "resume", "eval_interval",
                        "eval_episodes", "log_interval", "checkpoint_interval")
 
 

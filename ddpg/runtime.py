@@ -1,9 +1,11 @@
-"""Process-level settings for speed. Nothing here changes results."""
+"""Process-level settings for speed. Neither changes results beyond values under 1e-38."""
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+
+import torch
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -26,3 +28,14 @@ def keep_freed_memory() -> bool:
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
     except (OSError, AttributeError):
         return False
+
+
+def flush_denormals() -> bool:
+    """Treat float32 values below 1.2e-38 (subnormals) as zero, on every thread torch computes on.
+
+    Adam's moment estimates for a dead ReLU unit decay geometrically (β₂ = 0.999 per step), and they
+    spend thousands of steps in the subnormal range, where x86 arithmetic is ~30x slower: with a
+    trained agent's state the fused Adam step took 139 µs instead of 58. Returns False where the
+    CPU cannot do it.
+    """
+    return torch.set_flush_denormal(True)

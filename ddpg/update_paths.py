@@ -1,7 +1,8 @@
-"""How one training update runs: eager, `torch.compile`d, or replayed as a single CUDA graph.
+"""How one training update runs: the hand-written backward, or autograd run eagerly, `torch.compile`d,
+or replayed as a single CUDA graph.
 
-All three run `DDPGAgent.update` on a minibatch sampled on the device; they differ only in how
-the kernels are launched.
+All four compute the update of `DDPGAgent.update` on a minibatch sampled on the device; they
+differ only in how the gradients are found and how the kernels are launched.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ddpg.agent import DDPGAgent
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import Config
 from ddpg.errors import DDPGError
+from ddpg.manual_update import ManualUpdate
 
 Metrics = dict[str, torch.Tensor]
 
@@ -61,12 +63,15 @@ class CudaGraphUpdate:
 
 def make_update(agent: DDPGAgent, buffer: ReplayBuffer, cfg: Config) -> tuple[Callable[[], Metrics], str]:
     """A no-argument function that samples a minibatch and runs one update, and the path's name."""
+    if cfg.backward == "manual" or (cfg.backward == "auto" and agent.device.type == "cpu"
+                                    and not (cfg.compile or cfg.cudagraphs)):
+        return ManualUpdate(agent, buffer, cfg.batch_size), "hand-written backward"
     if cfg.cudagraphs:
         return CudaGraphUpdate(agent, buffer, cfg.batch_size), "CUDA graph"
     if cfg.compile:
         if agent.device.type == "cpu" and not (shutil.which("c++") or shutil.which("g++")):
             return (lambda: agent.update(buffer.sample(cfg.batch_size))), \
-                "eager (--compile needs a C++ compiler on the CPU, and none was found)"
+                "eager autograd (--compile needs a C++ compiler on the CPU, and none was found)"
         compiled = torch.compile(agent.update)
         return (lambda: compiled(buffer.sample(cfg.batch_size))), "torch.compile"
-    return (lambda: agent.update(buffer.sample(cfg.batch_size))), "eager"
+    return (lambda: agent.update(buffer.sample(cfg.batch_size))), "eager autograd"

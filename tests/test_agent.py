@@ -29,14 +29,14 @@ def perturbed_pair():
 def test_soft_update_tau_zero_leaves_target():
     src, tgt = perturbed_pair()
     before = [p.clone() for p in tgt.parameters()]
-    soft_update(src, tgt, 0.0)
+    soft_update(list(src.parameters()), list(tgt.parameters()), 0.0)
     for p, b in zip(tgt.parameters(), before, strict=True):
         assert torch.equal(p, b)
 
 
 def test_soft_update_tau_one_copies_source():
     src, tgt = perturbed_pair()
-    soft_update(src, tgt, 1.0)
+    soft_update(list(src.parameters()), list(tgt.parameters()), 1.0)
     for p, s in zip(tgt.parameters(), src.parameters(), strict=True):
         assert torch.equal(p, s)
 
@@ -44,7 +44,7 @@ def test_soft_update_tau_one_copies_source():
 def test_soft_update_matches_formula():
     src, tgt = perturbed_pair()
     expected = [0.3 * s + 0.7 * t for s, t in zip(src.parameters(), tgt.parameters(), strict=True)]
-    soft_update(src, tgt, 0.3)
+    soft_update(list(src.parameters()), list(tgt.parameters()), 0.3)
     for p, e in zip(tgt.parameters(), expected, strict=True):
         torch.testing.assert_close(p, e, rtol=1e-6, atol=1e-7)
         assert not p.requires_grad or p.grad is None

@@ -1,0 +1,159 @@
+"""`DDPGAgent.update` with the backward pass written out by hand, into buffers allocated once.
+
+The maths is the same as the autograd update (tests/test_update_paths.py checks they agree to
+float rounding). On a 2-core CPU autograd's bookkeeping, and fresh activation tensors that miss
+the cache every step, cost about as much as the matrix products; here every tensor is allocated
+once, so they stay warm.
+
+For a layer z = x Wᵀ + b, with δ = ∂L/∂z over a batch:
+    ∂L/∂W = δᵀ x,    ∂L/∂b = Σ_batch δ,    ∂L/∂x = δ W,
+and through the ReLU h = max(z_prev, 0) feeding it: δ_prev = ∂L/∂h ⊙ [h > 0].
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ddpg.agent import DDPGAgent
+from ddpg.buffer import ReplayBuffer
+
+Metrics = dict[str, torch.Tensor]
+_relu_backward = torch.ops.aten.threshold_backward.grad_input  # δ_prev = g ⊙ [h > 0], written into `grad_input`
+
+
+class _MLPTape:
+    """The activations and gradients of one MLP's forward and backward pass, for a fixed batch size.
+
+    `inputs[i]` is layer i's input. Layer i - 1 writes its ReLU output straight into the first
+    columns of `inputs[i]`; a critic's action fills the last `extra` columns of the layer it joins.
+    """
+
+    def __init__(self, layers: nn.ModuleList, batch_size: int, device: torch.device) -> None:
+        self.layers = layers
+        self.inputs = [torch.zeros(batch_size, layer.in_features, device=device) for layer in layers]
+        self.output = torch.zeros(batch_size, layers[-1].out_features, device=device)
+        self.deltas = [torch.zeros(batch_size, layer.out_features, device=device) for layer in layers]
+        # layer i's own output: the first columns of the next layer's input, or `output` for the last
+        self.outputs = [nxt[:, : layer.out_features] for layer, nxt in zip(layers[:-1], self.inputs[1:])]
+        self.outputs.append(self.output)
+
+    def forward(self, net: nn.ModuleList) -> torch.Tensor:
+        """Run `net` (these layers or their target copies) on `inputs[0]`; ReLU between layers."""
+        last = len(net) - 1
+        for i, layer in enumerate(net):
+            out = torch.addmm(layer.bias, self.inputs[i], layer.weight.t(), out=self.outputs[i])
+            if i < last:
+                out.relu_()
+        return self.output
+
+    def backward(self, lowest: int, weight_grads: bool) -> None:
+        """Propagate `deltas[-1]` down to layer `lowest`; fill `.grad` of weights and biases if asked."""
+        for i in range(len(self.layers) - 1, lowest - 1, -1):
+            layer, delta = self.layers[i], self.deltas[i]
+            if weight_grads:
+                torch.mm(delta.t(), self.inputs[i], out=layer.weight.grad)  # ∂L/∂W = δᵀ x
+                torch.sum(delta, 0, out=layer.bias.grad)                    # ∂L/∂b = Σ δ
+            if i > lowest:  # ∂L/∂x = δ W for the columns the previous layer feeds, then through its ReLU
+                prev = self.deltas[i - 1]
+                torch.mm(delta, layer.weight[:, : prev.shape[1]], out=prev)
+                _relu_backward(prev, self.outputs[i - 1], 0, grad_input=prev)
+
+
+class _AdamStep:
+    """`opt.step()` for the agent's fused Adam, without the Python around the kernel.
+
+    torch.optim.Adam(fused=True) ends in the same two calls (torch/optim/adam.py, `_fused_adam`);
+    on 2 CPU cores the bookkeeping around them cost about as much as the kernel. The state is the
+    optimizer's own, so checkpoints and `opt.step()` stay interchangeable with this.
+    """
+
+    def __init__(self, opt: torch.optim.Adam) -> None:
+        group = opt.param_groups[0]
+        if len(opt.param_groups) != 1 or not group["fused"] or group["amsgrad"] or group["decoupled_weight_decay"]:
+            raise ValueError("_AdamStep needs one param group of fused Adam without amsgrad")
+        self.opt, self.group = opt, group
+        self.tensors: tuple[list[torch.Tensor], ...] = ()
+
+    def __call__(self) -> None:
+        params = self.group["params"]
+        state = self.opt.state.get(params[0])
+        if state is None:  # the first step creates Adam's state
+            self.opt.step()
+            return
+        if not self.tensors or self.tensors[-1][0] is not state["step"]:  # first use, or state loaded since
+            states = [self.opt.state[p] for p in params]
+            self.tensors = (params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                            [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states])
+        g = self.group
+        torch._foreach_add_(self.tensors[-1], 1)
+        torch._fused_adam_(*self.tensors, amsgrad=False, lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1],
+                           weight_decay=g["weight_decay"], eps=g["eps"], maximize=g["maximize"])
+
+
+class ManualUpdate:
+    """One DDPG update (the critic step, the actor step, both soft updates) without autograd."""
+
+    def __init__(self, agent: DDPGAgent, buffer: ReplayBuffer, batch_size: int) -> None:
+        self.agent, self.buffer, self.batch_size = agent, buffer, batch_size
+        dev = agent.device
+        self.idx = torch.zeros(batch_size, dtype=torch.long, device=dev)
+        self.rows = torch.zeros(batch_size, buffer.width, device=dev)  # the sampled transitions
+        n_obs, n_act = buffer.cols["obs"].stop, buffer.cols["action"].stop - buffer.cols["action"].start
+        self.actor = _MLPTape(agent.actor.layers, batch_size, dev)
+        self.critic = _MLPTape(agent.critic.layers, batch_size, dev)
+        k = agent.critic.action_layer
+        self.critic_obs = self.critic.inputs[0][:, :n_obs]  # k = 0: obs and action share layer 0
+        self.critic_action = self.critic.inputs[k][:, -n_act:]
+        self.action_grad = torch.zeros(batch_size, n_act, device=dev)
+        self.y = torch.zeros(batch_size, device=dev)
+        for p in (*agent.actor.parameters(), *agent.critic.parameters()):
+            p.grad = torch.zeros_like(p)  # written in place by `backward`, read by Adam
+        self.critic_step, self.actor_step = _AdamStep(agent.critic_opt), _AdamStep(agent.actor_opt)
+
+    def _actor_forward(self, net: nn.ModuleList, obs: torch.Tensor) -> torch.Tensor:
+        """μ(s) = bias + scale·tanh(u), written into the critic's action columns; returns tanh(u)."""
+        actor = self.agent.actor
+        self.actor.inputs[0].copy_(obs)
+        t = self.actor.forward(net).tanh_()
+        torch.addcmul(actor.action_bias, t, actor.action_scale, out=self.critic_action)
+        return t
+
+    def _critic_forward(self, net: nn.ModuleList, obs: torch.Tensor) -> torch.Tensor:
+        """Q(s, a) for the action already in the critic's action columns; (B,)."""
+        self.critic_obs.copy_(obs)
+        return self.critic.forward(net).view(-1)
+
+    @torch.no_grad()
+    def __call__(self) -> Metrics:
+        ag, B = self.agent, self.batch_size
+        b = self.buffer.batch_at(self.buffer.sample_indices(B, out=self.idx), rows=self.rows)
+
+        # Target y = r + γ(1 - terminated)·Q'(s', μ'(s'))
+        self._actor_forward(ag.actor_target.layers, b.next_obs)
+        next_q = self._critic_forward(ag.critic_target.layers, b.next_obs)
+        y = torch.addcmul(b.reward, 1.0 - b.terminated, next_q, value=ag.gamma, out=self.y)
+
+        # Critic: L = mean (Q(s, a) - y)², so δ_out = 2 (Q - y) / B
+        self.critic_action.copy_(b.action)
+        q = self._critic_forward(ag.critic.layers, b.obs)
+        err = torch.sub(q, y, out=self.critic.deltas[-1].view(-1))
+        critic_loss, q_mean = err.square().mean(), q.mean()
+        err.mul_(2.0 / B)
+        self.critic.backward(lowest=0, weight_grads=True)
+        self.critic_step()
+
+        # Actor: L = -mean Q(s, μ(s)); the chain rule runs through the (updated) critic's input a,
+        # computing no critic weight gradients, then through a = bias + scale·tanh(u).
+        t = self._actor_forward(ag.actor.layers, b.obs)
+        actor_loss = self._critic_forward(ag.critic.layers, b.obs).mean().neg()
+        self.critic.deltas[-1].fill_(-1.0 / B)
+        k = ag.critic.action_layer
+        self.critic.backward(lowest=k, weight_grads=False)
+        torch.mm(self.critic.deltas[k], ag.critic.layers[k].weight[:, -self.action_grad.shape[1]:], out=self.action_grad)
+        du = torch.mul(t, t, out=self.actor.deltas[-1]).neg_().add_(1.0)  # ∂tanh(u)/∂u = 1 - tanh²(u)
+        du.mul_(ag.actor.action_scale).mul_(self.action_grad)
+        self.actor.backward(lowest=0, weight_grads=True)
+        self.actor_step()
+
+        ag.soft_update_targets()
+        return {"critic_loss": critic_loss, "actor_loss": actor_loss, "q": q_mean}
