@@ -38,9 +38,12 @@ class Actor(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
         x = obs
-        for layer in self.layers[:-1]:
-            x = layer(x).relu_()  # in place: Linear's backward does not need its output
-        return self.action_bias + self.action_scale * torch.tanh(self.layers[-1](x))
+        last = len(self.layers) - 1  # (slicing a ModuleList builds a new one: slow on the per-step path)
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < last:
+                x = x.relu_()  # in place: Linear's backward does not need its output
+        return self.action_bias + self.action_scale * torch.tanh(x)
 
 
 class Critic(nn.Module):
