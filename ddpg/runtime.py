@@ -34,8 +34,9 @@ def flush_denormals() -> bool:
     """Treat float32 values below 1.2e-38 (subnormals) as zero, on every thread torch computes on.
 
     Adam's moment estimates for a dead ReLU unit decay geometrically (β₂ = 0.999 per step), and they
-    spend thousands of steps in the subnormal range, where x86 arithmetic is ~30x slower: with a
-    trained agent's state the fused Adam step took 139 µs instead of 58. Returns False where the
-    CPU cannot do it.
+    spend thousands of steps in the subnormal range, where x86 arithmetic is far slower: with a
+    third of its state subnormal the fused Adam step takes ~20x longer (benchmarks/update_breakdown.py).
+    Call it before torch's first parallel op: OpenMP's worker threads copy the setting when they
+    start, and only then. Returns False where the CPU cannot do it.
     """
     return torch.set_flush_denormal(True)

@@ -1,0 +1,134 @@
+"""Where one update's time goes on the CPU: the update paths side by side, and two effects behind them.
+
+    python benchmarks/update_breakdown.py
+    python benchmarks/update_breakdown.py --threads 1
+
+Prints, in microseconds:
+1. one update on HalfCheetah-sized nets (256-256, batch 256) and on 8-unit nets with batch 8
+   (what is left is fixed per-op cost), for autograd and the hand-written backward; the two
+   paths alternate in rounds so that drift in the machine's speed hits both alike;
+2. a 256x256x256 matrix product alone (ten of them per update);
+3. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
+   right after a 16 MB copy: inside the update, the data it streams evicts what each op needs;
+4. the fused Adam kernel on one thread, on a state where a third of the second moments are
+   subnormal (as for dead ReLU units after some thousands of steps), with and without flushing
+   them to zero.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ddpg.agent import DDPGAgent  # noqa: E402
+from ddpg.buffer import ReplayBuffer  # noqa: E402
+from ddpg.config import make_config  # noqa: E402
+from ddpg.runtime import flush_denormals, keep_freed_memory  # noqa: E402
+from ddpg.update_paths import make_update  # noqa: E402
+
+OBS, ACT = 17, 6  # HalfCheetah-v5
+
+
+def per_call_us(fn: Callable[[], object], n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[str, float]:
+    """Median time per update of each path over `rounds` alternating rounds."""
+    rng = np.random.default_rng(0)
+    fns = {}
+    for backward in ("autograd", "manual"):
+        cfg = make_config({"hidden_sizes": (hidden, hidden), "batch_size": batch, "backward": backward})
+        torch.manual_seed(0)
+        agent = DDPGAgent(OBS, -np.ones(ACT), np.ones(ACT), cfg, "cpu")
+        buf = ReplayBuffer(1_000_000, OBS, ACT, "cpu", seed=0)
+        for _ in range(20_000):
+            buf.add(rng.standard_normal(OBS), rng.uniform(-1, 1, ACT), rng.standard_normal(), rng.standard_normal(OBS),
+                    False)
+        fns[backward] = make_update(agent, buf, cfg)[0]
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(per_call_us(fn, per_round))
+    return {k: statistics.median(v[1:]) for k, v in times.items()}  # round 0 is warm-up
+
+
+def small_op_after(before: Callable[[], object], n: int = 2000) -> float:
+    rows = torch.randn(256, 42)
+    reward, terminated, next_q, y = rows[:, 23], rows[:, 41], torch.randn(256), torch.empty(256)
+    total = 0.0
+    for _ in range(n):
+        before()
+        t0 = time.perf_counter()
+        torch.addcmul(reward, 1.0 - terminated, next_q, value=0.99, out=y)
+        total += time.perf_counter() - t0
+    return total / n * 1e6
+
+
+def fused_adam_us(flush: bool, n: int = 1000) -> float:
+    """On one thread: the flush setting of OpenMP's workers is fixed when they start."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(flush)
+    g = torch.Generator().manual_seed(0)
+    shapes = [(256, OBS + ACT), (256,), (256, 256), (256,), (1, 256), (1,)]
+    params = [torch.randn(s, generator=g) for s in shapes]
+    grads = [torch.randn(s, generator=g) * 1e-3 for s in shapes]
+    exp_avgs = [torch.randn(s, generator=g) * 1e-4 for s in shapes]
+    exp_avg_sqs = [torch.rand(s, generator=g) * 1e-6 for s in shapes]
+    for v, gr in zip(exp_avg_sqs, grads):
+        dead = torch.rand(v.shape, generator=g) < 1 / 3
+        v[dead] = 1e-40  # subnormal: below float32's smallest normal, 1.18e-38
+        gr[dead] = 0.0
+    steps = [torch.tensor(1000.0) for _ in shapes]
+
+    def step() -> None:
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=3e-4, beta1=0.9,
+                           beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False)
+    per_call_us(step, 100)
+    us = per_call_us(step, n)
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(threads)
+    return us
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--rounds", type=int, default=7, help="alternating rounds per path (the first is warm-up)")
+    args = p.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    keep_freed_memory()
+    flush_denormals()  # as train.py does, before any parallel op
+    print(f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+
+    print(f"fused Adam (72k parameters, 1 thread), a third of the second moments subnormal: "
+          f"{fused_adam_us(False):6.0f} us; flushed to zero: {fused_adam_us(True):6.0f} us")
+    for hidden, batch in ((256, 256), (8, 8)):
+        t = update_paths(hidden, batch, args.rounds, 300 if hidden > 8 else 1000)
+        print(f"one update, {hidden}-{hidden} nets, batch {batch}: autograd {t['autograd']:6.0f} us, "
+              f"hand-written backward {t['manual']:6.0f} us")
+
+    a, b, c = torch.randn(256, 256), torch.randn(256, 256), torch.empty(256, 256)
+    print(f"256x256x256 matrix product alone: {per_call_us(lambda: torch.mm(a, b, out=c), 2000):6.0f} us")
+    src, dst = torch.randn(4_000_000), torch.empty(4_000_000)
+    print(f"small op (256 floats) alone: {small_op_after(lambda: None):5.1f} us; after a 256^3 product: "
+          f"{small_op_after(lambda: torch.mm(a, b, out=c)):5.1f} us; after a 16 MB copy: "
+          f"{small_op_after(lambda: dst.copy_(src)):5.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
