@@ -38,11 +38,10 @@ class _MLPTape:
 
     def __init__(self, layers: nn.ModuleList, batch_size: int, device: torch.device) -> None:
         self.inputs = [torch.zeros(batch_size, layer.in_features, device=device) for layer in layers]
-        self.output = torch.zeros(batch_size, layers[-1].out_features, device=device)
         self.deltas = [torch.zeros(batch_size, layer.out_features, device=device) for layer in layers]
-        # layer i's own output: the first columns of the next layer's input, or `output` for the last
+        # layer i's own output: the first columns of the next layer's input, or a buffer of its own for the last
         self.outputs = [nxt[:, : layer.out_features] for layer, nxt in zip(layers[:-1], self.inputs[1:])]
-        self.outputs.append(self.output)
+        self.outputs.append(torch.zeros(batch_size, layers[-1].out_features, device=device))
         self.grads = [(layer.weight.grad, layer.bias.grad) for layer in layers]
         # the columns of W that multiply the previous layer's output (all but a joining action's)
         self.w_prev = [None] + [layer.weight[:, : prev.out_features] for prev, layer in zip(layers[:-1], layers[1:])]
@@ -54,7 +53,7 @@ class _MLPTape:
             out = torch.addmm(b, self.inputs[i], w_t, out=self.outputs[i])
             if i < last:
                 out.relu_()
-        return self.output
+        return self.outputs[-1]
 
     def backward(self, lowest: int, weight_grads: bool) -> None:
         """Propagate `deltas[-1]` down to layer `lowest`; fill `.grad` of weights and biases if asked."""
