@@ -1,6 +1,6 @@
 """Watch a trained DDPG actor: in a window when there is a display, as an mp4 when there is none.
 
-    python main.py                          # HalfCheetah-v5 from models/HalfCheetah-v5/actor.pt
+    python main.py                          # HalfCheetah-v5: your newest run, else the shipped weights
     python main.py --env Rocket-v0 --record rocket.mp4
     python main.py --episodes 10 --no-render
 """
@@ -11,6 +11,7 @@ import ast
 import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -24,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5", help="env id the weights were trained on")
-    p.add_argument("--models-dir", default="models", help="weights are read from <models-dir>/<env>/actor.pt")
-    p.add_argument("--weights", default=None, help="an actor.pt elsewhere (overrides --models-dir)")
+    p.add_argument("--models-dir", default="models",
+                   help="shows the newest run's <models-dir>/<env>/<run-name>/actor.pt, or, when no run has "
+                        "saved one, the shipped <models-dir>/<env>/actor.pt")
+    p.add_argument("--run", default=None, metavar="RUN_NAME", help="show <models-dir>/<env>/<RUN_NAME>/actor.pt")
+    p.add_argument("--weights", default=None, help="an actor.pt elsewhere (overrides --models-dir and --run)")
     p.add_argument("--episodes", type=int, default=3, help="deterministic episodes to run")
     p.add_argument("--seed", type=int, default=0, help="episode k resets with seed + k")
     p.add_argument("--record", default=None, metavar="PATH",
@@ -53,9 +57,11 @@ def parse_kwargs(items: list[str]) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.episodes < 1:
-        print(f"error: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
-        return 2
+    for name in ("episodes", "seed"):
+        lowest = 1 if name == "episodes" else 0
+        if getattr(args, name) < lowest:
+            print(f"error: --{name} must be >= {lowest}, got {getattr(args, name)}", file=sys.stderr)
+            return 2
     try:
         env_kwargs = parse_kwargs(args.env_kwargs)
     except ValueError as e:
@@ -67,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if record is not None:
         os.environ.setdefault("MUJOCO_GL", "egl")  # headless OpenGL; read when mujoco is imported
 
+    # GLFW reports a missing display as warnings before failing; the failure gets its own one-line error.
+    warnings.filterwarnings("ignore", module="glfw")
     # Heavy imports after the env var is set.
-    import gymnasium as gym
     import numpy as np
-    import torch
 
     import ddpg  # noqa: F401  (registers Rocket-v0)
     from ddpg import checkpoint as ckpt_io
@@ -80,19 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     from ddpg.video import VideoWriter
 
     try:
-        path = Path(args.weights) if args.weights else \
-            ckpt_io.env_dir(args.models_dir, args.env) / ckpt_io.ACTOR_FILE
+        if args.weights:
+            path = Path(args.weights)
+        elif args.run:
+            path = ckpt_io.run_dir(args.models_dir, args.env, args.run) / ckpt_io.ACTOR_FILE
+        else:
+            path = ckpt_io.default_actor(args.models_dir, args.env)
         if not path.is_file():
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
                             + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
         mode = None if args.no_render else ("rgb_array" if record else "human")
         env = make_env(args.env, render_mode=mode, **env_kwargs)
         actor = ckpt_io.load_actor(path, args.env, env.observation_space, env.action_space)
-
-        @torch.no_grad()
-        def policy(obs: np.ndarray) -> np.ndarray:
-            return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)).squeeze(0).numpy()
-
+        print(f"policy: {path}", flush=True)
         fps = env.metadata.get("render_fps", 30)
         with contextlib.ExitStack() as stack:
             stack.callback(env.close)
@@ -100,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
             video = stack.enter_context(VideoWriter(Path(record), fps)) if record else None
             try:
                 results = run_episodes(
-                    env, policy, args.episodes, args.seed,
+                    env, actor.act, args.episodes, args.seed,
                     on_step=(lambda: video.append(env.render())) if video else None,
                     on_episode=lambda k, ret, n: print(f"episode {k}: return {ret:.1f}, length {n}", flush=True))
-            except gym.error.Error as e:  # e.g. a classic-control env whose renderer needs pygame
-                raise DDPGError(f"rendering {args.env} failed ({e}); use --no-render to evaluate only") from None
+            except Exception as e:
+                # No pygame, no usable OpenGL (EGL, GLFW: mujoco.FatalError), no window: say so in one line.
+                if mode is None or isinstance(e, DDPGError):
+                    raise
+                gl = f", MUJOCO_GL={os.environ['MUJOCO_GL']}" if "MUJOCO_GL" in os.environ else ""
+                raise DDPGError(f"rendering {args.env} failed ({type(e).__name__}: "
+                                f"{(str(e).strip().splitlines() or [''])[0]}{gl}); "
+                                f"try MUJOCO_GL=egl, or --no-render to evaluate only") from None
         if video:
             print(f"video: {record} ({video.frames} frames at {fps} fps)")
     except DDPGError as e:

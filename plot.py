@@ -1,6 +1,6 @@
-"""Plot learning curves from run CSVs (runs/<run>/metrics.csv) into a PNG.
+"""Plot learning curves from run CSVs (runs/<env>/<run>/metrics.csv) into a PNG.
 
-    python plot.py runs/HalfCheetah-v5__tuned__*/metrics.csv --out curve.png
+    python plot.py runs/HalfCheetah-v5/*/metrics.csv --out curve.png
     python plot.py a/metrics.csv b/metrics.csv --tag charts/episodic_return --title "3 seeds"
 
 Several CSVs are treated as seeds of one configuration: the plot shows their mean and the
@@ -21,13 +21,51 @@ import numpy as np  # noqa: E402
 
 
 def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and values of one tag from a metrics.csv; ValueError names the file and what is wrong."""
     steps, values = [], []
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        if not {"step", "tag", "value"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path} is not a metrics.csv: it needs the columns step, tag, value")
+        for line, row in enumerate(reader, start=2):
             if row["tag"] == tag:
-                steps.append(int(row["step"]))
-                values.append(float(row["value"]))
+                try:
+                    steps.append(int(row["step"]))
+                    values.append(float(row["value"]))
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}, line {line}: step {row['step']!r} / value {row['value']!r} "
+                                     f"is not a number") from None
     return np.asarray(steps), np.asarray(values)
+
+
+def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str, ylabel: str,
+              label: str | None = None, show_runs: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of several runs' curves (seeds of one configuration) with their min–max band, to a PNG.
+
+    The runs are compared on a common grid up to the shortest one, so every run contributes at every
+    point. `show_runs` also draws each run thinly. Returns the grid and the mean.
+    """
+    end = min(s[-1] for s, _ in curves)
+    grid = np.unique(np.concatenate([s[s <= end] for s, _ in curves]))
+    ys = np.stack([np.interp(grid, s, v) for s, v in curves])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if show_runs:
+        for k, (s, v) in enumerate(curves):
+            ax.plot(s, v, lw=0.8, alpha=0.6, label=f"run {k + 1}" if len(curves) <= 5 else None)
+    ax.plot(grid, ys.mean(0), color="k" if show_runs else None, lw=1.8,
+            label=label or f"mean of {len(curves)} run{'s' if len(curves) > 1 else ''}")
+    if len(curves) > 1:
+        ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, label="min–max over runs")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return grid, ys.mean(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("curve.png"), help="PNG to write")
     p.add_argument("--title", default=None, help="plot title (default: the env of the first run)")
     p.add_argument("--label", default=None, help="legend label")
+    p.add_argument("--show-runs", action="store_true", help="also draw each run's own curve")
     args = p.parse_args(argv)
 
     curves = []
@@ -45,30 +84,18 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"error: no CSV at {path}", file=sys.stderr)
             return 2
-        steps, values = read_curve(path, args.tag)
+        try:
+            steps, values = read_curve(path, args.tag)
+        except (ValueError, UnicodeDecodeError, csv.Error) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         if len(steps) == 0:
             print(f"error: {path} has no rows tagged {args.tag!r}", file=sys.stderr)
             return 2
         curves.append((steps, values))
-
-    # Common grid: up to the shortest run, so every seed contributes at every point.
-    end = min(s[-1] for s, _ in curves)
-    grid = np.unique(np.concatenate([s[s <= end] for s, _ in curves]))
-    ys = np.stack([np.interp(grid, s, v) for s, v in curves])
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    label = args.label or f"{len(curves)} run{'s' if len(curves) > 1 else ''}"
-    ax.plot(grid, ys.mean(0), label=label)
-    if len(curves) > 1:
-        ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.25, label="min–max over runs")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(args.tag)
-    ax.set_title(args.title or args.csvs[0].parent.name.split("__")[0])
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120)
-    print(f"wrote {args.out}: {len(curves)} run(s), {len(grid)} points, last mean {ys.mean(0)[-1]:.1f}")
+    title = args.title or args.csvs[0].parent.parent.name  # runs/<env>/<run-name>/metrics.csv
+    grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, args.show_runs)
+    print(f"wrote {args.out}: {len(curves)} run(s), {len(grid)} points, last mean {mean[-1]:.1f}")
     return 0
 
 

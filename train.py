@@ -2,15 +2,16 @@
 
     python train.py                                  # HalfCheetah-v5, tuned preset, 1.5M steps
     python train.py --env Pendulum-v1 --total-steps 20000 --preset paper
-    python train.py --resume                         # continue <models-dir>/<env>/checkpoint.pt
+    python train.py --resume                         # continue the newest run in models/<env>/
 """
 from __future__ import annotations
 
 import dataclasses
-import random
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,12 @@ def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | N
     defaults = Config()
     if explicit["resume"] == "latest":
         env_id = explicit.get("env", defaults.env)
-        path = ckpt_io.env_dir(explicit.get("models_dir", defaults.models_dir), env_id) / ckpt_io.CHECKPOINT_FILE
+        models_dir = explicit.get("models_dir", defaults.models_dir)
+        if explicit.get("run_name"):
+            path = ckpt_io.run_dir(models_dir, env_id, explicit["run_name"]) / ckpt_io.CHECKPOINT_FILE
+        else:
+            path = ckpt_io.latest_run_file(models_dir, env_id, ckpt_io.CHECKPOINT_FILE) or \
+                ckpt_io.env_dir(models_dir, env_id) / "<run-name>" / ckpt_io.CHECKPOINT_FILE
         if not path.is_file():
             raise DDPGError(f"--resume: no checkpoint at {path}; start a run without --resume first")
     else:
@@ -72,14 +78,19 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
+        self._installed = False
         self._previous = signal.getsignal(signal.SIGINT)
 
     def __enter__(self) -> StopRequest:
-        signal.signal(signal.SIGINT, self._handle)
+        # Only the main thread may set handlers; elsewhere (a Ray Tune trial) the host handles signals.
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
+            signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.requested:
@@ -89,40 +100,52 @@ class StopRequest:
               file=sys.stderr, flush=True)
 
 
-def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths."""
+def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool = False, out_dir: Path | None = None,
+          on_eval: Callable[[int, float], None] | None = None,
+          on_save: Callable[[int, Path], None] | None = None) -> dict[str, Any]:
+    """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths.
+
+    Weights go to `out_dir` (default <models-dir>/<env>/<run-name>/). `on_eval(step, return)` runs after
+    each evaluation and `on_save(step, checkpoint_path)` after each checkpoint (sweep.py reports both to Tune).
+    """
     device = resolve_device(cfg.device)
     keep_freed_memory()
     flush_denormals()
+    if cfg.run_name is None:
+        cfg = dataclasses.replace(cfg, run_name=f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
+    run_dir = Path(cfg.runs_dir) / cfg.env / cfg.run_name
+    if resume_state is None:
+        for held in (out_dir / ckpt_io.CHECKPOINT_FILE, out_dir / ckpt_io.ACTOR_FILE):
+            if held.exists():
+                raise DDPGError(f"{out_dir} already holds a run; continue it with "
+                                f"--resume {out_dir / ckpt_io.CHECKPOINT_FILE} or choose another --run-name")
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
+    ckpt_io.ensure_writable_dir(out_dir, "--models-dir")  # now, not at the first save hours later
+    ckpt_io.ensure_writable_dir(run_dir, "--runs-dir")
     obs_dim = env.observation_space.shape[0]
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
     half_range = (high - low) / 2
 
     # Every random draw comes from these, and all of them are checkpointed.
-    random.seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
     torch.manual_seed(cfg.seed)            # network initialisation
     agent = DDPGAgent(obs_dim, low, high, cfg, device)
     buffer = ReplayBuffer(cfg.buffer_size, obs_dim, low.size, device, seed=cfg.seed)
     noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
 
-    step, episode, last_ckpt_step, best_eval = 0, 0, 0, float("-inf")
-    run_name = f"{cfg.env}__{cfg.preset}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    step, episode, last_ckpt_step, best_eval, last_eval = 0, 0, 0, float("-inf"), float("nan")
     if resume_state is not None:
         s = resume_state
         agent.load_state_dict(s["agent"])
         buffer.load_state_dict(s["buffer"])
         noise.load_state_dict(s["noise"])
         rng.bit_generator.state = s["rng"]["numpy"]
-        random.setstate(s["rng"]["python"])
         torch.set_rng_state(s["rng"]["torch"])
-        step, episode, last_ckpt_step, run_name = s["step"], s["episode"], s["step"], s["run_name"]
-        best_eval = s.get("best_eval_return", best_eval)
+        step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
+        best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
-    run_dir = Path(cfg.runs_dir) / run_name
     logger = Logger(run_dir, cfg.to_dict(), resume_step=step if resume_state is not None else None)
-    out_dir = ckpt_io.env_dir(cfg.models_dir, cfg.env)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
     def header() -> dict[str, Any]:
@@ -139,14 +162,15 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         """The full checkpoint, then the actor alone; both at an episode boundary."""
         check_finite_weights()
         ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
-                             "run_name": run_name, "best_eval_return": best_eval,
+                             "best_eval_return": best_eval, "last_eval_return": last_eval,
                              "agent": agent.state_dict(), "buffer": buffer.state_dict(),
                              "noise": noise.state_dict(),
-                             "rng": {"numpy": rng.bit_generator.state, "python": random.getstate(),
-                                     "torch": torch.get_rng_state()}},
+                             "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}},
                             out_dir / ckpt_io.CHECKPOINT_FILE)
         ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
                             out_dir / ckpt_io.ACTOR_FILE)
+        if on_save:
+            on_save(step, out_dir / ckpt_io.CHECKPOINT_FILE)
 
     def evaluate() -> float:
         """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
@@ -159,6 +183,8 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
             best_eval = mean
             ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "eval_return": mean,
                                  "actor": agent.actor.state_dict()}, out_dir / ckpt_io.BEST_ACTOR_FILE)
+        if on_eval:
+            on_eval(step, mean)
         return mean
 
     def start_episode() -> np.ndarray:
@@ -170,9 +196,9 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     # Loss sums stay on the device between log intervals: no host sync in the hot path.
     sums = torch.zeros(3, device=device)
     n_updates, ep_return, ep_len = 0, 0.0, 0
-    last_return, last_eval = float("nan"), float("nan")
+    last_return = float("nan")
     t_log, step_log = time.perf_counter(), step
-    obs = start_episode()
+    obs = None  # an episode starts at the top of the loop, so a run that ends draws no reset seed it won't use
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
                mininterval=1.0)
     print(f"training {cfg.env} with the {cfg.preset} preset on {device}, {update_path} update; logs in {run_dir}",
@@ -180,6 +206,8 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     try:
         with StopRequest() as stop:
             while step < cfg.total_steps:
+                if obs is None:
+                    obs = start_episode()
                 if step < cfg.learning_starts:
                     action = rng.uniform(low, high)
                 else:
@@ -235,9 +263,12 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                         last_ckpt_step = step
                     if stop.requested:
                         break
-                    obs = start_episode()
+                    obs = None
             if step >= cfg.total_steps and last_ckpt_step != step:
-                save()  # a resumed run with a larger --total-steps starts a new episode from here
+                save()  # a resumed run with a larger --total-steps goes on from here
+            if step >= cfg.total_steps:
+                logger.hparams(cfg.to_dict(), {"hparam/final_eval_return": last_eval,
+                                               "hparam/best_eval_return": best_eval})
     finally:
         bar.close()
         logger.close()
@@ -253,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg, state, path = resolve_config(explicit_args(args))
         if state is not None:
             print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
-        summary = train(cfg, state)
+        summary = train(cfg, state, out_dir=path.parent if path else None)  # a resumed run saves beside its checkpoint
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -58,10 +58,10 @@ def main() -> int:
     def cmd(name: str, resume: bool) -> list[str]:
         c = [sys.executable, str(ROOT / "train.py"), "--env", args.env, "--total-steps", str(args.total_steps),
              "--models-dir", str(work / name / "models"), "--runs-dir", str(work / name / "runs"),
-             *args.train_args.split()]
+             "--run-name", "run", *args.train_args.split()]
         return c + (["--resume"] if resume else [])
 
-    ckpt = work / "killed" / "models" / args.env / ckpt_io.CHECKPOINT_FILE
+    ckpt = ckpt_io.run_dir(work / "killed" / "models", args.env, "run") / ckpt_io.CHECKPOINT_FILE
     log = open(work / "killed.log", "w")
     resumes = succeeded = corrupt = 0
     steps_at_kill = []
@@ -95,7 +95,8 @@ def main() -> int:
         print(f"a run failed; see {work}/killed.log")
         return 1
     a = ckpt_io.load(ckpt, "checkpoint")
-    b = ckpt_io.load(work / "reference" / "models" / args.env / ckpt_io.CHECKPOINT_FILE, "checkpoint")
+    b = ckpt_io.load(ckpt_io.run_dir(work / "reference" / "models", args.env, "run") / ckpt_io.CHECKPOINT_FILE,
+                     "checkpoint")
     keys = ("agent", "buffer", "noise", "rng", "step", "episode")
     identical = all(same(a[k], b[k]) for k in keys)
     print(f"checkpoint steps seen after each kill: {steps_at_kill}")

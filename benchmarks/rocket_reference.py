@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import gymnasium  # noqa: E402
-import torch  # noqa: E402
 
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
@@ -34,13 +33,7 @@ def main() -> None:
     env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
     policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
     if args.weights:
-        actor = load_actor(Path(args.weights), "Rocket-v0", env.observation_space, env.action_space)
-
-        @torch.no_grad()
-        def ddpg_policy(obs):
-            return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)).squeeze(0).numpy()
-
-        policies["ddpg"] = ddpg_policy
+        policies["ddpg"] = load_actor(Path(args.weights), "Rocket-v0", env.observation_space, env.action_space).act
     env.close()
 
     print(f"Rocket-v0  sigma={args.sigma}  episodes={args.episodes}  seed={args.seed}")

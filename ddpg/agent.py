@@ -54,8 +54,7 @@ class DDPGAgent:
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
         """μ(s) for one observation, in env units, without noise."""
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.actor(obs_t).squeeze(0).cpu().numpy()
+        return self.actor.act(obs)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One step of Algorithm 1 on a minibatch. Returns detached device tensors (no host sync)."""

@@ -20,7 +20,35 @@ CHECKPOINT_FILE = "checkpoint.pt"  # everything a resumed run needs
 
 
 def env_dir(models_dir: str | Path, env_id: str) -> Path:
+    """Where an env's runs live. A file directly in it (actor.pt) is the shipped policy; training never writes there."""
     return Path(models_dir) / env_id
+
+
+def run_dir(models_dir: str | Path, env_id: str, run_name: str) -> Path:
+    """One training run's weights and checkpoint: <models-dir>/<env>/<run-name>/."""
+    return env_dir(models_dir, env_id) / run_name
+
+
+def latest_run_file(models_dir: str | Path, env_id: str, filename: str) -> Path | None:
+    """The most recently written <models-dir>/<env>/<run>/<filename>, or None when no run has one."""
+    found = [p for p in env_dir(models_dir, env_id).glob(f"*/{filename}") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns, default=None)
+
+
+def default_actor(models_dir: str | Path, env_id: str) -> Path:
+    """What main.py shows: the newest run's actor, else the shipped <models-dir>/<env>/actor.pt."""
+    return latest_run_file(models_dir, env_id, ACTOR_FILE) or env_dir(models_dir, env_id) / ACTOR_FILE
+
+
+def ensure_writable_dir(path: Path, flag: str) -> None:
+    """Create `path` and prove a file can be written there, or say which flag to fix."""
+    probe = Path(path) / ".write-test.tmp"
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise DDPGError(f"{flag}: cannot write to {path} ({e.strerror or e}); pass a writable directory") from None
 
 
 def atomic_save(obj: dict[str, Any], path: Path) -> None:

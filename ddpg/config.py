@@ -49,9 +49,12 @@ class Config:
     eval_episodes: int = _f(5, "episodes per evaluation")
     log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the only host syncs of the hot path)")
     checkpoint_interval: int = _f(50_000, "steps between full checkpoints (taken at the next episode end)")
-    models_dir: str = _f("models", "weights go to <models-dir>/<env>/")
-    runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>__<preset>__<seed>__<time>/")
-    resume: str | None = _f(None, "resume from PATH, or with no PATH from <models-dir>/<env>/checkpoint.pt",
+    models_dir: str = _f("models", "weights and checkpoints go to <models-dir>/<env>/<run-name>/")
+    runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>/<run-name>/")
+    run_name: str | None = _f(None, "this run's folder name; a fresh run never reuses one that holds weights "
+                                    "(default: <preset>-seed<seed>-<date>-<time>)")
+    resume: str | None = _f(None, "resume from PATH (saving next to it), or with no PATH from the newest "
+                                  "<models-dir>/<env>/<run-name>/checkpoint.pt (--run-name picks one)",
                             nargs="?", const="latest")
     backward: str = _f("auto", "how the update's gradients are computed: 'manual' (the hand-written backward "
                                "in ddpg/manual_update.py, fastest on the CPU), 'autograd' (DDPGAgent.update), or "
@@ -105,14 +108,22 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
-RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "models_dir", "runs_dir", "resume", "eval_interval",
-                       "eval_episodes", "log_interval", "checkpoint_interval")
+RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "models_dir", "runs_dir", "run_name", "resume",
+                       "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval")
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
     p = argparse.ArgumentParser(description=description)  # help strings carry their own defaults
+    add_config_flags(p)
+    return p
+
+
+def add_config_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup, exclude: tuple[str, ...] = ()) -> None:
+    """`--field-name` for every Config field not in `exclude`, with None defaults."""
     for f in fields(Config):
+        if f.name in exclude:
+            continue
         flag = "--" + f.name.replace("_", "-")
         meta = dict(f.metadata)
         help_text = meta.pop("help")
@@ -125,7 +136,6 @@ def build_parser(description: str) -> argparse.ArgumentParser:
             continue
         kind = {"int": int, "float": float, "str": str, "tuple[int, ...]": int, "str | None": str}[f.type]
         p.add_argument(flag, type=kind, default=None, help=help_text, **meta)
-    return p
 
 
 def explicit_args(args: argparse.Namespace) -> dict[str, Any]:

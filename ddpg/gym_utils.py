@@ -6,16 +6,22 @@ import numpy as np
 
 from ddpg.errors import DDPGError
 
+FLOOR_HALF_SIZE = 1000.0  # metres; drawn floor for rendered locomotion envs
+
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> gym.Env:
     """`gym.make` that refuses unknown ids and non-continuous action spaces in one line."""
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
-    except TypeError as e:  # a constructor argument the env does not take
-        raise DDPGError(f"env {env_id} does not accept these arguments: {e}") from None
+        if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
+            env.reset(seed=0)
+    except (TypeError, ValueError) as e:  # a constructor argument the env does not take, or a bad value
+        raise DDPGError(f"env {env_id} does not accept these arguments {kwargs}: {e}") from None
     except gym.error.Error as e:
         raise DDPGError(f"unknown or unavailable env {env_id!r} ({e}); pass an id from gymnasium's "
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
+    except RuntimeError as e:  # e.g. `import mujoco` refusing an unusable MUJOCO_GL value
+        raise DDPGError(f"could not make env {env_id}: {str(e).strip().splitlines()[0]}") from None
     if not isinstance(env.action_space, gym.spaces.Box):
         kind = type(env.action_space).__name__
         env.close()
@@ -26,4 +32,40 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         env.close()
         raise DDPGError(f"env {env_id} has observations {env.observation_space}; this repo's MLPs need a flat Box")
+    if render_mode is not None:
+        follow_agent(env)
     return env
+
+
+def follow_agent(env: gym.Env) -> None:
+    """Make a MuJoCo env's camera track the agent's root body, in windows and in videos.
+
+    Gymnasium's v5 renderer uses a free camera, which ignores `trackbodyid`, so a running agent
+    (HalfCheetah, Ant, Swimmer, ...) leaves the picture within a second. An agent counts as mobile
+    when its root body has an unlimited free or slide joint; fixed-base envs keep their view.
+    """
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None or renderer.camera_id not in (None, -1):  # not MuJoCo, or a model camera was chosen
+        return
+    import mujoco
+
+    model = env.unwrapped.model
+    config = dict(renderer.default_cam_config or {})
+    body = config.get("trackbodyid", 1)
+    body = body if body >= 1 else 1
+    root = 1 if model.nbody > 1 else 0
+    joints = [j for j in range(model.njnt) if model.jnt_bodyid[j] == root]
+    moving = (int(mujoco.mjtJoint.mjJNT_FREE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    mobile = any(int(model.jnt_type[j]) in moving and not model.jnt_limited[j] for j in joints)
+    if mobile:
+        renderer.default_cam_config = {**config, "type": mujoco.mjtCamera.mjCAMERA_TRACKING, "trackbodyid": body}
+        renderer.camera_id = None  # -1 would reset the camera to FREE before every offscreen frame
+        # A plane collides everywhere but is drawn only within its size: widen the drawn floor too,
+        # so a fast agent does not run off it into the void (HalfCheetah covers ~100 m an episode).
+        for g in np.flatnonzero(model.geom_type == int(mujoco.mjtGeom.mjGEOM_PLANE)):
+            old = model.geom_size[g, :2].copy()
+            if np.all(old > 0) and np.all(old < FLOOR_HALF_SIZE):
+                model.geom_size[g, :2] = FLOOR_HALF_SIZE
+                mat = model.geom_matid[g]
+                if mat >= 0 and not model.mat_texuniform[mat]:  # keep the checker squares their size
+                    model.mat_texrepeat[mat] *= FLOOR_HALF_SIZE / old

@@ -47,6 +47,11 @@ class Logger:
         self.writer.add_scalar(tag, value, step)
         self._csv.writerow([step, tag, f"{value:.6g}"])
 
+    def hparams(self, config: dict[str, Any], metrics: dict[str, float]) -> None:
+        """The run's settings and results for TensorBoard's HPARAMS tab (one row per run)."""
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()}
+        self.writer.add_hparams(flat, metrics, run_name=".")
+
     def flush(self) -> None:
         self.writer.flush()
         self._file.flush()

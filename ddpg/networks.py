@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,6 +45,12 @@ class Actor(nn.Module):
             if i < last:
                 x = x.relu_()  # in place: Linear's backward does not need its output
         return self.action_bias + self.action_scale * torch.tanh(x)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """μ(s) for one env observation, in env units: the deterministic policy that is evaluated and shown."""
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.action_scale.device).unsqueeze(0)
+        return self(obs_t).squeeze(0).cpu().numpy()
 
 
 class Critic(nn.Module):

@@ -28,8 +28,14 @@ def snapshot(d: Path):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+def only_run(d: Path, env_id: str) -> Path:
+    """The one run folder under d/models/<env>/ (its name has the start time in it)."""
+    (found,) = (d / "models" / env_id).glob("*/checkpoint.pt")
+    return found.parent
+
+
 def train_tiny(tmp_path_factory, env_id: str, steps: int) -> Path:
-    """A tiny train.py run in a scratch directory: models/<env>/{actor,checkpoint}.pt and runs/."""
+    """A tiny train.py run in a scratch directory: models/<env>/<run>/{actor,checkpoint}.pt and runs/."""
     d = tmp_path_factory.mktemp(env_id)
     r = run("train.py", "--env", env_id, "--total-steps", str(steps), *TINY, cwd=d)
     assert r.returncode == 0, r.stderr
@@ -72,7 +78,7 @@ def test_main_without_weights_says_to_train(tmp_path):
 
 
 def test_main_refuses_weights_from_another_env(trained, tmp_path):
-    weights = trained / "models" / "Pendulum-v1" / "actor.pt"
+    weights = only_run(trained, "Pendulum-v1") / "actor.pt"
     r = run("main.py", "--env", "MountainCarContinuous-v0", "--weights", str(weights), "--no-render", cwd=tmp_path)
     assert_clean_error(r, "Pendulum-v1", "MountainCarContinuous-v0")
 
@@ -80,10 +86,11 @@ def test_main_refuses_weights_from_another_env(trained, tmp_path):
 def test_truncated_and_corrupted_files_are_refused(trained, tmp_path):
     models = tmp_path / "models" / "Pendulum-v1"
     models.mkdir(parents=True)
-    good_actor = (trained / "models" / "Pendulum-v1" / "actor.pt").read_bytes()
-    (models / "actor.pt").write_bytes(good_actor[: len(good_actor) // 2])
-    good_ckpt = (trained / "models" / "Pendulum-v1" / "checkpoint.pt").read_bytes()
-    (models / "checkpoint.pt").write_bytes(good_ckpt[:1000] + b"\x00" * 5000 + good_ckpt[6000:])
+    good_actor = (only_run(trained, "Pendulum-v1") / "actor.pt").read_bytes()
+    (models / "actor.pt").write_bytes(good_actor[: len(good_actor) // 2])  # where shipped weights sit
+    good_ckpt = (only_run(trained, "Pendulum-v1") / "checkpoint.pt").read_bytes()
+    (models / "run").mkdir()
+    (models / "run" / "checkpoint.pt").write_bytes(good_ckpt[:1000] + b"\x00" * 5000 + good_ckpt[6000:])
     before = snapshot(tmp_path)
     assert_clean_error(run("main.py", "--env", "Pendulum-v1", "--no-render", cwd=tmp_path), "actor.pt", "corrupted")
     assert_clean_error(run("train.py", "--env", "Pendulum-v1", "--resume", cwd=tmp_path), "checkpoint.pt")
@@ -97,7 +104,7 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
 
 
 def test_newer_format_and_other_network_shapes_are_refused(trained, tmp_path):
-    ckpt = trained / "models" / "Pendulum-v1" / "checkpoint.pt"
+    ckpt = only_run(trained, "Pendulum-v1") / "checkpoint.pt"
     state = torch.load(ckpt, weights_only=True)
     state["format_version"] = 99
     torch.save(state, tmp_path / "future.pt")
@@ -129,7 +136,7 @@ def test_ctrl_c_finishes_the_episode_saves_and_exits_cleanly(tmp_path):
     runs = tmp_path / "runs"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until it is training (its first episode has ended)
-        csvs = list(runs.glob("*/metrics.csv"))
+        csvs = list(runs.glob("*/*/metrics.csv"))
         if csvs and "episodic_return" in csvs[0].read_text():
             break
         time.sleep(0.2)
@@ -137,6 +144,6 @@ def test_ctrl_c_finishes_the_episode_saves_and_exits_cleanly(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Ctrl-C: finishing this episode" in err and "Traceback" not in err
-    state = torch.load(tmp_path / "models" / "Pendulum-v1" / "checkpoint.pt", weights_only=True)
+    state = torch.load(only_run(tmp_path, "Pendulum-v1") / "checkpoint.pt", weights_only=True)
     assert state["step"] % 200 == 0 and state["step"] > 0  # saved at an episode boundary
     assert f"done: {state['step']} steps" in out

@@ -41,7 +41,7 @@ def test_main_no_render_prints_episodes_and_mean(inverted_pendulum):
 
 
 def test_plot_draws_mean_of_several_runs(inverted_pendulum, tmp_path):
-    csvs = sorted(str(p) for p in (inverted_pendulum / "runs").glob("*/metrics.csv"))
+    csvs = sorted(str(p) for p in (inverted_pendulum / "runs").glob("*/*/metrics.csv"))
     r = run("plot.py", *csvs, csvs[0], "--tag", "charts/episodic_return", "--out", str(tmp_path / "c.png"),
             cwd=tmp_path)
     assert r.returncode == 0, r.stderr

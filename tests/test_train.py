@@ -75,7 +75,8 @@ def test_tiny_run_writes_events_csv_and_weights(tmp_path):
     tags = Counter(r["tag"] for r in rows)
     assert tags["charts/episodic_return"] == 6 and tags["eval/return"] == 3
     assert tags["losses/critic"] == 11 and tags["charts/sps"] == 12  # logs every 100 steps; updates from step 200 on
-    assert s["run_dir"].name.startswith("Pendulum-v1__tuned__0__")
+    assert s["run_dir"].parent.name == "Pendulum-v1" and s["run_dir"].name.startswith("tuned-seed0-")
+    assert s["checkpoint"].parent.name == s["run_dir"].name  # weights and logs share the run's name
     actor = ckpt_io.load(s["actor"], "actor")
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
     assert actor["step"] == full["step"] == 1200 and actor["env_id"] == "Pendulum-v1"
@@ -120,7 +121,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="simulated crash"):
         train.train(tiny(tmp_path / "b"), quiet=True)
     monkeypatch.undo()
-    path = tmp_path / "b" / "models" / "Pendulum-v1" / "checkpoint.pt"
+    (path,) = (tmp_path / "b" / "models" / "Pendulum-v1").glob("*/checkpoint.pt")
     assert ckpt_io.load(path, "checkpoint")["step"] == 800
 
     cfg, state, _ = train.resolve_config({"resume": str(path), "models_dir": str(tmp_path / "b" / "models"),
@@ -148,7 +149,8 @@ def test_nan_reward_stops_training_and_keeps_last_checkpoint(tmp_path, monkeypat
     sabotaged_make_env(monkeypatch, at=950, mode="nan")
     with pytest.raises(DDPGError, match=r"non-finite reward from Pendulum-v1 at step 950"):
         train.train(tiny(tmp_path), quiet=True)
-    kept = ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "checkpoint.pt", "checkpoint")
+    (path,) = (tmp_path / "models" / "Pendulum-v1").glob("*/checkpoint.pt")
+    kept = ckpt_io.load(path, "checkpoint")
     assert kept["step"] == 800
     assert all(torch.isfinite(t).all() for t in kept["agent"]["actor"].values())
 

@@ -114,6 +114,13 @@ class RocketEnv(MujocoEnv, utils.EzPickle):
             pitch_cost_weight, x_cost_weight, rate_cost_weight, ctrl_cost_weight,
             reset_noise_scale, render_mode, width, height, **kwargs,
         )
+        numbers = dict(thrust_noise=thrust_noise, max_slider_accel=max_slider_accel, pitch_limit=pitch_limit,
+                       x_limit=x_limit, z_limit=z_limit, pitch_cost_weight=pitch_cost_weight,
+                       x_cost_weight=x_cost_weight, rate_cost_weight=rate_cost_weight,
+                       ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.thrust_noise = thrust_noise
         self.max_slider_accel = max_slider_accel
         self.pitch_limit = pitch_limit

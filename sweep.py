@@ -1,0 +1,322 @@
+"""Train DDPG on every (env, seed) of a grid as Ray Tune trials: on this machine, or on a Ray cluster.
+
+    python sweep.py --envs HalfCheetah-v5 Hopper-v5 --seeds 0 1 2 --total-steps 1000000
+    python sweep.py --resume sweeps/<name>       # go on after Ctrl-C, a kill or a reboot
+    python sweep.py --summary sweeps/<name>      # markdown table + one curve PNG per env
+
+Every train.py flag applies to all trials. Each trial runs train.py's `train` and keeps its
+weights, checkpoint, TensorBoard events and metrics.csv in <sweep-dir>/<env>/seed<k>/.
+Ray Tune's own state (trial status, registered checkpoints) is in <sweep-dir>/tune/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import train
+from ddpg import checkpoint as ckpt_io
+from ddpg.config import Config, add_config_flags, explicit_args, make_config
+from ddpg.errors import DDPGError
+from ddpg.gym_utils import make_env
+
+ROOT = Path(__file__).resolve().parent
+SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
+SUMMARY_FILE = "summary.md"
+TUNE_DIR = "tune"           # Ray Tune's experiment folder inside the sweep folder
+PER_TRIAL = ("env", "seed", "models_dir", "runs_dir", "run_name", "resume")  # set by the sweep, not by flags
+# Not shipped to cluster nodes with the code: outputs, weights history, the environment.
+UPLOAD_EXCLUDES = [".git", ".venv", "runs", "sweeps", "videos", "media", "results", "models/*/*/"]
+
+
+def trial_dir(sweep_dir: Path, env_id: str, seed: int) -> Path:
+    return ckpt_io.run_dir(sweep_dir, env_id, f"seed{seed}")
+
+
+def trial_flags(spec: dict[str, Any], env_id: str, seed: int) -> dict[str, Any]:
+    """The explicit train.py flags of one trial: the sweep's own, plus where it keeps its files."""
+    flags = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["flags"].items()}  # JSON has no tuples
+    return {**flags, "env": env_id, "seed": seed, "models_dir": spec["sweep_dir"], "runs_dir": spec["sweep_dir"],
+            "run_name": f"seed{seed}"}
+
+
+def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
+    """One Tune trial: train.py's `train`, resumed from the trial's last checkpoint when there is one."""
+    import torch
+    from ray import tune
+
+    torch.set_num_threads(spec["cpus_per_trial"])
+    env_id, seed = params["env"], params["seed"]
+    flags = trial_flags(spec, env_id, seed)
+    out = trial_dir(Path(spec["sweep_dir"]), env_id, seed)
+    registered = tune.get_checkpoint()
+    if registered is not None:  # a retry after a failure, or a restored sweep
+        with registered.as_directory() as d:
+            cfg, state, _ = train.resolve_config({**flags, "resume": str(Path(d) / ckpt_io.CHECKPOINT_FILE)})
+    elif (out / ckpt_io.CHECKPOINT_FILE).is_file():  # saved, but the sweep died before Tune recorded it
+        cfg, state, _ = train.resolve_config({**flags, "resume": str(out / ckpt_io.CHECKPOINT_FILE)})
+    else:
+        cfg, state = make_config(flags), None
+
+    last = {"step": state["step"] if state else 0,
+            "eval_return": state.get("last_eval_return", math.nan) if state else math.nan}
+
+    def on_eval(step: int, value: float) -> None:
+        last.update(step=step, eval_return=value)
+        tune.report(dict(last))
+
+    def on_save(step: int, path: Path) -> None:
+        last["step"] = step
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".tune-") as d:
+            try:
+                os.link(path, Path(d) / path.name)  # no copy here; Tune copies it into its own folder
+            except OSError:
+                shutil.copy2(path, Path(d) / path.name)
+            tune.report(dict(last), checkpoint=tune.Checkpoint.from_directory(d))
+
+    summary = train.train(cfg, state, quiet=True, out_dir=out, on_eval=on_eval, on_save=on_save)
+    tune.report({"step": summary["step"], "eval_return": last["eval_return"]})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Trials run as many at a time as --cpus-per-trial and --gpus-per-trial allow.")
+    g = p.add_argument_group("the grid")
+    g.add_argument("--envs", nargs="+", metavar="ENV", help="Gymnasium env ids")
+    g.add_argument("--seeds", nargs="+", type=int, metavar="K", help="seeds; each env runs every seed")
+    g.add_argument("--name", default=None, help="sweep name [default: the start time, YYYYmmdd-HHMMSS]")
+    g.add_argument("--sweep-dir", default=None, help="where everything goes [default: sweeps/<name>]")
+    r = p.add_argument_group("resources")
+    r.add_argument("--address", default=None,
+                   help="join the Ray cluster at HOST:PORT, or 'auto' for the one this machine belongs to "
+                        "[default: start Ray on this machine]")
+    r.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs per trial; also its torch thread count")
+    r.add_argument("--gpus-per-trial", type=float, default=0.0,
+                   help="GPUs per trial; fractions share a GPU (0.25: four trials per GPU)")
+    r.add_argument("--max-failures", type=int, default=3,
+                   help="times a failed trial is retried from its last checkpoint")
+    m = p.add_argument_group("other modes")
+    m.add_argument("--resume", metavar="SWEEP_DIR", default=None,
+                   help="go on with an interrupted sweep: finished trials stay, the others continue from "
+                        "their checkpoints")
+    m.add_argument("--summary", metavar="SWEEP_DIR", default=None,
+                   help="print the results table, write it to SWEEP_DIR/summary.md and one curve PNG per env")
+    add_config_flags(p.add_argument_group("train.py flags, applied to every trial"), exclude=PER_TRIAL)
+    return p
+
+
+def new_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """Check a new sweep's arguments completely, before anything is started or written."""
+    if not args.envs or not args.seeds:
+        raise DDPGError("a sweep needs --envs and --seeds (or --resume DIR, or --summary DIR)")
+    for what, items in (("env", args.envs), ("seed", args.seeds)):
+        repeated = sorted({str(x) for x in items if items.count(x) > 1})
+        if repeated:
+            raise DDPGError(f"--{what}s repeats {', '.join(repeated)}; give each {what} once")
+    if any(s < 0 for s in args.seeds):
+        raise DDPGError(f"--seeds must be >= 0, got {args.seeds}")
+    if args.cpus_per_trial < 1:
+        raise DDPGError(f"--cpus-per-trial must be >= 1, got {args.cpus_per_trial}")
+    if not (math.isfinite(args.gpus_per_trial) and args.gpus_per_trial >= 0):
+        raise DDPGError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial}")
+    if args.max_failures < 0:
+        raise DDPGError(f"--max-failures must be >= 0, got {args.max_failures}")
+    name = args.name or time.strftime("%Y%m%d-%H%M%S")
+    sweep_dir = Path(args.sweep_dir or Path("sweeps") / name).resolve()
+    if (sweep_dir / SPEC_FILE).exists():
+        raise DDPGError(f"{sweep_dir} already holds a sweep; continue it with --resume {sweep_dir} "
+                        f"or choose another --sweep-dir")
+    flags = explicit_args(args)
+    spec = {"name": name, "sweep_dir": str(sweep_dir), "envs": args.envs, "seeds": args.seeds, "flags": flags,
+            "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+            "max_failures": args.max_failures}
+    for env_id in args.envs:
+        make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
+        for seed in args.seeds:
+            make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
+    return spec
+
+
+def load_spec(sweep_dir: Path) -> dict[str, Any]:
+    path = Path(sweep_dir) / SPEC_FILE
+    if not path.is_file():
+        raise DDPGError(f"{sweep_dir} holds no sweep (no {SPEC_FILE}); start one with --envs and --seeds")
+    try:
+        spec = json.loads(path.read_text())
+        spec["sweep_dir"] = str(Path(sweep_dir).resolve())  # the folder may have moved
+        return spec
+    except (json.JSONDecodeError, TypeError) as e:
+        raise DDPGError(f"{path} is not a sweep description ({e})") from None
+
+
+def connect(address: str | None) -> None:
+    """Start Ray here, or join a cluster; the trials import this repo's code either way."""
+    import ray
+
+    if ray.is_initialized():  # e.g. the tests' shared local Ray
+        return
+    if address is None:
+        ray.init(include_dashboard=False, logging_level="WARNING",
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        return
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except (OSError, ValueError) as e:
+            raise DDPGError(f"--address {address}: no Ray cluster answers there ({e}); "
+                            f"start one with `ray start --head` or leave --address out") from None
+    try:
+        ray.init(address=address, logging_level="WARNING",
+                 runtime_env={"working_dir": str(ROOT), "excludes": UPLOAD_EXCLUDES})
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise DDPGError(f"--address {address}: could not join a Ray cluster ({str(e).splitlines()[0]})") from None
+
+
+def check_resources(spec: dict[str, Any]) -> None:
+    import ray
+
+    have = ray.cluster_resources()
+    for kind, key, flag in (("CPU", "cpus_per_trial", "--cpus-per-trial"), ("GPU", "gpus_per_trial",
+                                                                            "--gpus-per-trial")):
+        if spec[key] > have.get(kind, 0):
+            raise DDPGError(f"{flag} {spec[key]:g} is more than the cluster's {have.get(kind, 0):g} {kind}s; "
+                            f"no trial could start")
+
+
+def run(spec: dict[str, Any], resume: bool) -> int:
+    from ray import tune
+
+    sweep_dir = Path(spec["sweep_dir"])
+    trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec),
+                                    {"cpu": spec["cpus_per_trial"], "gpu": spec["gpus_per_trial"]})
+    tune_dir = sweep_dir / TUNE_DIR
+    if resume and tune.Tuner.can_restore(str(tune_dir)):
+        tuner = tune.Tuner.restore(str(tune_dir), trainable, resume_unfinished=True, resume_errored=True)
+    else:  # new, or killed before Tune saved its state: trials still pick up their own checkpoints
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"env": tune.grid_search(spec["envs"]), "seed": tune.grid_search(spec["seeds"])},
+            tune_config=tune.TuneConfig(
+                trial_name_creator=lambda t: f"{t.config['env']}_seed{t.config['seed']}",
+                trial_dirname_creator=lambda t: f"{t.config['env']}_seed{t.config['seed']}"),
+            run_config=tune.RunConfig(
+                name=TUNE_DIR, storage_path=str(sweep_dir), verbose=1,
+                failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    results = tuner.fit()
+    failed = [r for r in results if r.error is not None]
+    print(summarize(sweep_dir))
+    if failed:
+        print(f"error: {len(failed)} trial(s) failed after {spec['max_failures']} retries: "
+              f"{', '.join(str(r.path) for r in failed)}; fix the cause, then run: python sweep.py --resume "
+              f"{sweep_dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def trial_result(csv_path: Path, total_steps: int) -> dict[str, Any] | None:
+    """What one trial's metrics.csv says: steps reached, evaluations, wall time."""
+    from plot import read_curve
+
+    if not csv_path.is_file():
+        return None
+    eval_steps, evals = read_curve(csv_path, "eval/return")
+    sps_steps, sps = read_curve(csv_path, "charts/sps")
+    steps = int(sps_steps[-1]) if len(sps_steps) else 0
+    intervals = np.diff(np.concatenate([[0], sps_steps]))
+    wall = float(np.sum(intervals / sps)) if len(sps) else math.nan  # each sps row covers the steps since the last
+    out = {"steps": steps, "done": steps >= total_steps, "eval_steps": eval_steps, "evals": evals,
+           "wall_s": wall, "sps": steps / wall if wall > 0 else math.nan}
+    if len(evals):
+        best = int(np.argmax(evals))
+        out.update(final=float(evals[-1]), best=float(evals[best]), best_step=int(eval_steps[best]))
+    return out
+
+
+def summarize(sweep_dir: Path) -> str:
+    """The sweep's results as markdown (also written to summary.md), and one curve PNG per env."""
+    from plot import plot_runs
+
+    spec = load_spec(sweep_dir)
+    cfg = make_config(trial_flags(spec, spec["envs"][0], spec["seeds"][0]))
+    total, preset = cfg.total_steps, cfg.preset
+    lines = [f"# Sweep `{spec['name']}`", "",
+             f"Flags: `{' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in spec['flags'].items()) or '(defaults)'}`; "
+             f"{total:,} steps per trial. Final = last deterministic evaluation "
+             f"({cfg.eval_episodes} episodes); best = highest evaluation during the run.", "",
+             "| env | preset | seeds | steps reached | final eval (mean ± std) | best eval (seed, step) |",
+             "|---|---|---|---|---|---|"]
+    per_trial = ["", "| env | seed | steps | final eval | best eval (step) | wall time | steps/s |",
+                 "|---|---|---|---|---|---|---|"]
+    for env_id in spec["envs"]:
+        results = {s: trial_result(trial_dir(sweep_dir, env_id, s) / "metrics.csv", total) for s in spec["seeds"]}
+        started = {s: r for s, r in results.items() if r is not None}
+        finals = [r["final"] for r in started.values() if "final" in r]
+        steps = [r["steps"] for r in started.values()]
+        reached = "not started" if not steps else (
+            f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}–{max(steps):,}")
+        if steps and not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"]):
+            reached += f" of {total:,}"
+        final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "–"
+        best = max(((r["best"], s, r["best_step"]) for s, r in started.items() if "best" in r), default=None)
+        best_txt = f"{best[0]:.1f} (seed {best[1]}, {best[2]:,})" if best else "–"
+        lines.append(f"| {env_id} | {preset} | {len(finals)} of {len(spec['seeds'])} | {reached} | {final} | "
+                     f"{best_txt} |")
+        for s in spec["seeds"]:
+            r = results[s]
+            if r is None:
+                per_trial.append(f"| {env_id} | {s} | not started | – | – | – | – |")
+                continue
+            status = "" if r["done"] else " (running)"
+            per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {r.get('final', math.nan):.1f} | "
+                             f"{r.get('best', math.nan):.1f} ({r.get('best_step', 0):,}) | "
+                             f"{r['wall_s'] / 3600:.2f} h | {r['sps']:.0f} |")
+        curves = [(r["eval_steps"], r["evals"]) for r in started.values() if len(r["evals"])]
+        if curves:
+            plot_runs(curves, sweep_dir / f"{env_id}.png", f"{env_id}, {preset} preset, {len(curves)} seeds",
+                      f"evaluation return ({cfg.eval_episodes} episodes)", show_runs=True)
+    text = "\n".join(lines + per_trial) + "\n"
+    (sweep_dir / SUMMARY_FILE).write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.summary:
+            print(summarize(Path(args.summary)), end="")
+            return 0
+        if args.resume:
+            spec = load_spec(Path(args.resume))
+        else:
+            spec = new_spec(args)
+        connect(args.address)
+        check_resources(spec)
+        if not args.resume:
+            Path(spec["sweep_dir"]).mkdir(parents=True, exist_ok=True)
+            (Path(spec["sweep_dir"]) / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+        print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "
+              f"{spec['sweep_dir']}", file=sys.stderr)
+        return run(spec, resume=bool(args.resume))
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # a malformed metrics.csv in --summary
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
