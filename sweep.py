@@ -164,19 +164,19 @@ def connect(address: str | None) -> None:
     """Start Ray here, or join a cluster; the trials import this repo's code either way."""
     import ray
 
-    if ray.is_initialized():  # e.g. the tests' shared local Ray
-        return
-    if address is None:
-        ray.init(include_dashboard=False, logging_level="WARNING",
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-        return
-    if address != "auto":
+    if address not in (None, "auto"):
         host, _, port = address.rpartition(":")
         try:
             socket.create_connection((host, int(port)), timeout=5).close()
         except (OSError, ValueError) as e:
             raise DDPGError(f"--address {address}: no Ray cluster answers there ({e}); "
                             f"start one with `ray start --head` or leave --address out") from None
+    if ray.is_initialized():  # e.g. the tests' shared local Ray
+        return
+    if address is None:
+        ray.init(include_dashboard=False, logging_level="WARNING",
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        return
     try:
         ray.init(address=address, logging_level="WARNING",
                  runtime_env={"working_dir": str(ROOT), "excludes": UPLOAD_EXCLUDES})

@@ -137,11 +137,15 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     step, episode, last_ckpt_step, best_eval, last_eval = 0, 0, 0, float("-inf"), float("nan")
     if resume_state is not None:
         s = resume_state
-        agent.load_state_dict(s["agent"])
-        buffer.load_state_dict(s["buffer"])
-        noise.load_state_dict(s["noise"])
-        rng.bit_generator.state = s["rng"]["numpy"]
-        torch.set_rng_state(s["rng"]["torch"])
+        try:
+            agent.load_state_dict(s["agent"])
+            buffer.load_state_dict(s["buffer"])
+            noise.load_state_dict(s["noise"])
+            rng.bit_generator.state = s["rng"]["numpy"]
+            torch.set_rng_state(s["rng"]["torch"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise DDPGError(f"the checkpoint does not fit this run ({type(e).__name__}: {e}); "
+                            f"it is damaged or from another version") from None
         step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
@@ -161,6 +165,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     def save() -> None:
         """The full checkpoint, then the actor alone; both at an episode boundary."""
         check_finite_weights()
+        logger.flush()  # the logs on disk reach the checkpoint's step, so a kill -9 after it loses no rows
         ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
                              "best_eval_return": best_eval, "last_eval_return": last_eval,
                              "agent": agent.state_dict(), "buffer": buffer.state_dict(),

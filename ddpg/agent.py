@@ -13,6 +13,8 @@ from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.networks import Actor, Critic
 
+Metrics = dict[str, torch.Tensor]  # what one update returns: detached scalars on the device
+
 
 @torch.no_grad()
 def soft_update(source: Sequence[torch.Tensor], target: Sequence[torch.Tensor], tau: float) -> None:
@@ -56,7 +58,7 @@ class DDPGAgent:
         """μ(s) for one observation, in env units, without noise."""
         return self.actor.act(obs)
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def update(self, batch: Batch) -> Metrics:
         """One step of Algorithm 1 on a minibatch. Returns detached device tensors (no host sync)."""
         obs, action, reward, next_obs, terminated = batch
 
@@ -97,5 +99,10 @@ class DDPGAgent:
         self.critic.load_state_dict(state["critic"])
         self.actor_target.load_state_dict(state["actor_target"])
         self.critic_target.load_state_dict(state["critic_target"])
-        self.actor_opt.load_state_dict(state["actor_opt"])
-        self.critic_opt.load_state_dict(state["critic_opt"])
+        for opt, key in ((self.actor_opt, "actor_opt"), (self.critic_opt, "critic_opt")):
+            # Loading replaces the param groups' flags too; `capturable` is this run's choice
+            # (--cudagraphs), which a resumed run may change, so it is kept, not loaded.
+            capturable = opt.param_groups[0]["capturable"]
+            opt.load_state_dict(state[key])
+            for group in opt.param_groups:
+                group["capturable"] = capturable

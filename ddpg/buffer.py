@@ -1,6 +1,7 @@
 """Replay buffer: one preallocated tensor on the training device, written in place as a ring."""
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,7 +24,8 @@ class ReplayBuffer:
 
     Packing each transition into one row means adding it is one copy (one host-to-device copy on
     CUDA) and sampling is one gather. Indices are drawn on the device from the buffer's own
-    generator, so sampling never syncs with the host and is reproducible from its state.
+    generator, so sampling never syncs with the host and is reproducible from its state (see
+    `load_state_dict` for a state saved on another device type).
     """
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device,
@@ -122,4 +124,19 @@ class ReplayBuffer:
         rows[:, c["terminated"].start] = state["terminated"].float()
         self.storage[:n].copy_(rows)
         self.pos, self.size = int(state["pos"]), n
-        self.generator.set_state(state["generator"])
+        self._restore_generator(state["generator"])
+
+    def _restore_generator(self, saved: torch.Tensor) -> None:
+        """Continue the saved sampling stream, or, for a state from another device type, start a new one.
+
+        A CPU generator's state (Mersenne Twister, 5056 bytes) and a CUDA one's (Philox seed and
+        offset, 16 bytes) cannot be loaded into each other, and no mapping between the two streams
+        exists. A resume on another device type cannot repeat the original run anyway (its float
+        results differ), so the new stream is seeded from a hash of the saved state: resuming the
+        same checkpoint twice samples the same, and each checkpoint of a run gets its own stream.
+        """
+        if saved.numel() == self.generator.get_state().numel():  # same kind of generator
+            self.generator.set_state(saved)
+            return
+        digest = hashlib.blake2b(saved.numpy().tobytes(), digest_size=8).digest()
+        self.generator.manual_seed(int.from_bytes(digest, "little"))

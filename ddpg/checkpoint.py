@@ -17,6 +17,12 @@ FORMAT_VERSION = 1
 ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
 BEST_ACTOR_FILE = "best_actor.pt"  # the actor at its best periodic evaluation so far
 CHECKPOINT_FILE = "checkpoint.pt"  # everything a resumed run needs
+# What each kind of file must hold for this code to use it.
+REQUIRED_KEYS = {
+    "actor": ("env_id", "config", "obs_dim", "action_low", "action_high", "step", "actor"),
+    "checkpoint": ("env_id", "config", "obs_dim", "action_low", "action_high", "step", "episode", "agent",
+                   "buffer", "noise", "rng", "best_eval_return"),
+}
 
 
 def env_dir(models_dir: str | Path, env_id: str) -> Path:
@@ -101,6 +107,10 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DDPGError(f"{path} has format version {version}, newer than this code's {FORMAT_VERSION}; "
                         f"update the repo to load it")
+    missing = [k for k in REQUIRED_KEYS[kind] if k not in obj]
+    if missing:
+        raise DDPGError(f"{path} is a {kind} file without {', '.join(missing)}; it was not written by this repo's "
+                        f"train.py, or it is damaged")
     return obj
 
 

@@ -74,6 +74,10 @@ class Config:
             need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
                                           f"got {getattr(self, name)}")
         need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")
+        need(self.seed >= 0, f"--seed must be >= 0, got {self.seed}")  # gymnasium refuses negative reset seeds
+        need(self.run_name is None or (self.run_name.strip() and "/" not in self.run_name
+                                       and self.run_name not in (".", "..")),
+             f"--run-name must be a plain folder name, got {self.run_name!r}")
         for name in ("gamma", "tau"):
             v = getattr(self, name)
             need(math.isfinite(v) and 0.0 <= v <= 1.0, f"--{name} must be in [0, 1], got {v}")
@@ -108,8 +112,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
-RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "models_dir", "runs_dir", "run_name", "resume",
-                       "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval")
+RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagraphs", "models_dir", "runs_dir",
+                       "run_name", "resume", "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval")
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ddpg.agent import DDPGAgent
+from ddpg.agent import DDPGAgent, Metrics
 from ddpg.buffer import ReplayBuffer
 
-Metrics = dict[str, torch.Tensor]
 # autograd's own kernels for the two nonlinearities, written into `grad_input`
 _relu_backward = torch.ops.aten.threshold_backward.grad_input  # (g, h, 0): g ⊙ [h > 0]
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input       # (g, t):    g ⊙ (1 - t²)

@@ -13,7 +13,11 @@ FINAL_INIT = 3e-3
 
 
 def _paper_init(layers: Sequence[nn.Linear]) -> None:
-    """Hidden layers U[±1/sqrt(fan_in)], final layer U[±3e-3] (paper §7)."""
+    """Hidden layers U[±1/sqrt(fan_in)], final layer U[±3e-3] (paper §7).
+
+    The hidden-layer rule is also nn.Linear's default (kaiming_uniform_ with a=√5 gives the same
+    bound), so only the final layers differ from a default-initialised network.
+    """
     for layer in layers[:-1]:
         bound = 1.0 / math.sqrt(layer.in_features)
         nn.init.uniform_(layer.weight, -bound, bound)

@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from ddpg.errors import DDPGError
+
 
 class OUNoise:
     """Ornstein-Uhlenbeck process, Euler-discretised:
@@ -59,4 +61,6 @@ def make_noise(kind: str, size: int, rng: np.random.Generator, sigma: float, the
                dt: float) -> OUNoise | GaussianNoise:
     if kind == "ou":
         return OUNoise(size, rng, theta=theta, sigma=sigma, dt=dt)
-    return GaussianNoise(size, rng, sigma=sigma)
+    if kind == "gaussian":
+        return GaussianNoise(size, rng, sigma=sigma)
+    raise DDPGError(f"unknown noise kind {kind!r}; choose 'ou' or 'gaussian'")

@@ -11,13 +11,11 @@ from collections.abc import Callable
 
 import torch
 
-from ddpg.agent import DDPGAgent
+from ddpg.agent import DDPGAgent, Metrics
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import Config
 from ddpg.errors import DDPGError
 from ddpg.manual_update import ManualUpdate
-
-Metrics = dict[str, torch.Tensor]
 
 
 class CudaGraphUpdate:
@@ -33,8 +31,9 @@ class CudaGraphUpdate:
 
     def __init__(self, agent: DDPGAgent, buffer: ReplayBuffer, batch_size: int) -> None:
         if agent.device.type != "cuda" or not torch.cuda.is_available():
-            raise DDPGError(f"--cudagraphs needs a CUDA device, but this run is on {agent.device}; "
-                            f"drop --cudagraphs (--compile works on the CPU)")
+            raise DDPGError(f"--cudagraphs needs a CUDA device, but this run is on {agent.device}; drop "
+                            f"--cudagraphs, or resume a --cudagraphs run with --no-cudagraphs (--compile works "
+                            f"on the CPU)")
         if not agent.actor_opt.param_groups[0].get("capturable"):
             raise DDPGError("--cudagraphs needs capturable Adam: build the agent with cfg.cudagraphs=True")
         self.agent, self.buffer = agent, buffer

@@ -121,14 +121,21 @@ def test_network_shapes_and_action_bounds():
     assert Critic(5, 3, (400, 300), action_layer=1).layers[1].in_features == 403
 
 
-def test_paper_init_ranges():
-    cfg = make_config({"preset": "paper"})
-    agent = DDPGAgent(17, -np.ones(6), np.ones(6), cfg)
-    for net in (agent.actor, agent.critic):
-        last = net.layers[-1]
-        assert last.weight.abs().max() <= 3e-3
-        first = net.layers[0]
-        assert first.weight.abs().max() <= 1 / np.sqrt(first.in_features)
-    assert [l.out_features for l in agent.actor.layers] == [400, 300, 6]
-    wd = agent.critic_opt.param_groups[0]["weight_decay"]
-    assert wd == 1e-2 and agent.actor_opt.param_groups[0]["lr"] == 1e-4
+def test_paper_init_narrows_only_the_final_layers():
+    """The paper's U[±1/sqrt(fan_in)] for hidden layers is also nn.Linear's default; its final layers' U[±3e-3] is not."""
+    torch.manual_seed(0)
+    paper = DDPGAgent(17, -np.ones(6), np.ones(6), make_config({"preset": "paper"}))
+    default = DDPGAgent(17, -np.ones(6), np.ones(6), make_config({"preset": "paper", "paper_init": False}))
+    for net, ref in ((paper.actor, default.actor), (paper.critic, default.critic)):
+        *hidden, last = net.layers
+        assert last.weight.abs().max() <= 3e-3 and last.bias.abs().max() <= 3e-3
+        assert last.weight.std().item() == pytest.approx(3e-3 / np.sqrt(3), rel=0.1)  # U[±a] has std a/√3
+        # the default final layer is 20x wider: its bound is 1/sqrt(300) = 0.058
+        assert ref.layers[-1].weight.abs().max() > 0.9 / np.sqrt(ref.layers[-1].in_features)
+        for layer in hidden:  # hidden layers fill their whole ±1/sqrt(fan_in) range
+            bound = 1 / np.sqrt(layer.in_features)
+            for p in (layer.weight, layer.bias):
+                assert 0.9 * bound < p.abs().max() <= bound
+    assert [l.out_features for l in paper.actor.layers] == [400, 300, 6]
+    wd = paper.critic_opt.param_groups[0]["weight_decay"]
+    assert wd == 1e-2 and paper.actor_opt.param_groups[0]["lr"] == 1e-4

@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 import torch
 
 from ddpg.buffer import ReplayBuffer
-from ddpg.noise import GaussianNoise, OUNoise
+from ddpg.errors import DDPGError
+from ddpg.noise import GaussianNoise, OUNoise, make_noise
 
 
 def test_buffer_wraps_around_and_keeps_the_newest():
@@ -17,6 +19,20 @@ def test_buffer_wraps_around_and_keeps_the_newest():
     assert torch.equal(b.obs[:, 0], b.reward) and torch.equal(b.next_obs[:, 0], b.reward + 1)
     assert torch.equal(b.terminated, (b.reward % 2 == 0).float())
     assert b.reward.min() >= 3
+
+
+def test_sampling_before_the_ring_wraps_returns_only_written_rows():
+    buf = ReplayBuffer(10_000, obs_dim=2, action_dim=1, device="cpu")
+    for i in range(1, 101):  # row i - 1 holds i in every column; unwritten rows are all zeros
+        buf.add(np.full(2, i), np.array([i]), float(i), np.full(2, i), False)
+    batches = [buf.sample(256) for _ in range(200)]
+    rewards = torch.cat([b.reward for b in batches])
+    for b in batches:
+        for column in (b.obs[:, 0], b.obs[:, 1], b.action[:, 0], b.next_obs[:, 0], b.next_obs[:, 1]):
+            assert torch.equal(column, b.reward)
+    counts = torch.bincount(rewards.long(), minlength=101)
+    assert counts[0] == 0 and rewards.max() == 100  # never an unwritten row
+    assert counts[1:].min() > 400 and counts[1:].max() < 630  # uniform: 51200 draws, 512 expected per row
 
 
 def test_buffer_sample_shapes_device_dtype():
@@ -70,6 +86,16 @@ def test_ou_noise_follows_its_equation_and_is_correlated():
     lag1 = np.corrcoef(xs[:-1], xs[1:])[0, 1]
     assert 0.8 < lag1 < 0.9  # theory: 1 - θ·dt = 0.85
     assert abs(xs[1000:].std() - 0.2 / np.sqrt(1 - 0.85**2)) < 0.03  # stationary std of the AR(1)
+
+
+def test_make_noise_builds_each_kind_and_refuses_unknown_ones():
+    rng = np.random.default_rng(0)
+    ou = make_noise("ou", 3, rng, sigma=0.2, theta=0.3, dt=0.5)
+    assert isinstance(ou, OUNoise) and (ou.size, ou.sigma, ou.theta, ou.dt) == (3, 0.2, 0.3, 0.5)
+    g = make_noise("gaussian", 2, rng, sigma=0.4, theta=0.3, dt=0.5)
+    assert isinstance(g, GaussianNoise) and (g.size, g.sigma) == (2, 0.4)
+    with pytest.raises(DDPGError, match=r"^unknown noise kind 'pink'; choose 'ou' or 'gaussian'$"):
+        make_noise("pink", 2, rng, sigma=0.4, theta=0.3, dt=0.5)
 
 
 def test_gaussian_noise_scale():

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, tiny_flags
 
-TINY = ["--hidden-sizes", "16", "16", "--batch-size", "16", "--learning-starts", "100", "--buffer-size", "2000",
-        "--eval-interval", "200", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "200"]
+TINY = tiny_flags()
 
 
 def run(script, *args, cwd):

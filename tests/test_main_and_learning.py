@@ -6,9 +6,10 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
+import plot
 import train
 from ddpg.config import make_config
-from test_cli import run, train_tiny
+from test_cli import assert_clean_error, run, train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +41,43 @@ def test_main_no_render_prints_episodes_and_mean(inverted_pendulum):
     assert float(lines[-1].split()[2]) == pytest.approx(np.mean(returns), abs=0.1)
 
 
-def test_plot_draws_mean_of_several_runs(inverted_pendulum, tmp_path):
-    csvs = sorted(str(p) for p in (inverted_pendulum / "runs").glob("*/*/metrics.csv"))
-    r = run("plot.py", *csvs, csvs[0], "--tag", "charts/episodic_return", "--out", str(tmp_path / "c.png"),
-            cwd=tmp_path)
+def write_metrics(path, rows):
+    path.parent.mkdir(parents=True)
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([("step", "tag", "value"), *rows])
+    return path
+
+
+def test_plot_draws_mean_of_several_runs(tmp_path):
+    # Two seeds evaluated at different steps; b runs longer, and its step-300 point is past a's end.
+    a = write_metrics(tmp_path / "runs" / "Pendulum-v1" / "a" / "metrics.csv",
+                      [(0, "eval/return", 10), (100, "eval/return", 20), (100, "charts/sps", 999),
+                       (200, "eval/return", 30)])
+    b = write_metrics(tmp_path / "runs" / "Pendulum-v1" / "b" / "metrics.csv",
+                      [(0, "eval/return", 30), (50, "eval/return", 40), (200, "eval/return", 70),
+                       (300, "eval/return", 1000)])
+    # On the union of their steps up to 200: a = 10, 15, 20, 30 and b = 30, 40, 50, 70 (interpolated)
+    grid, mean = plot.plot_runs([plot.read_curve(p, "eval/return") for p in (a, b)], tmp_path / "direct.png",
+                                "title", "eval/return")
+    assert grid.tolist() == [0, 50, 100, 200] and mean.tolist() == pytest.approx([20, 27.5, 35, 50])
+    r = run("plot.py", str(a), str(b), "--out", str(tmp_path / "c.png"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "2 run(s)" in r.stdout
+    assert r.stdout.strip() == f"wrote {tmp_path / 'c.png'}: 2 run(s), 4 points, last mean 50.0"
     img = imageio.imread(tmp_path / "c.png")
     assert img.shape[0] > 300 and img.std() > 10
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("step,name,val\n0,eval/return,1\n", "needs the columns step, tag, value"),
+    ("step,tag,value\n0,eval/return,1\n100,eval/return,abc\n", "line 3"),
+])
+def test_plot_refuses_a_malformed_csv(tmp_path, text, needle):
+    path = tmp_path / "metrics.csv"
+    path.write_text(text)
+    r = run("plot.py", str(path), "--out", str(tmp_path / "c.png"), cwd=tmp_path)
+    assert r.returncode == 2
+    assert_clean_error(r, str(path), needle)
+    assert not (tmp_path / "c.png").exists()
 
 
 def test_pendulum_learns_with_default_preset(tmp_path):

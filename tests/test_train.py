@@ -8,13 +8,11 @@ import pytest
 import torch
 
 import train
+from conftest import TINY
 from ddpg import checkpoint as ckpt_io
 from ddpg.agent import DDPGAgent
 from ddpg.config import make_config
 from ddpg.errors import DDPGError
-
-TINY = dict(env="Pendulum-v1", hidden_sizes=(32, 32), batch_size=32, learning_starts=200, buffer_size=5000,
-            total_steps=1200, eval_interval=400, eval_episodes=1, log_interval=100, checkpoint_interval=300)
 
 
 def tiny(tmp_path, **kw):

@@ -1,0 +1,134 @@
+"""Checkpoints move between devices and launch modes: a CPU run resumes on CUDA and back, with
+--compile/--cudagraphs switched on or off. No GPU is needed: CUDA-made state is fabricated the
+way a CUDA run saves it."""
+import numpy as np
+import pytest
+import torch
+
+import train
+from conftest import TINY
+from ddpg import checkpoint as ckpt_io
+from ddpg.agent import DDPGAgent
+from ddpg.buffer import Batch, ReplayBuffer
+from ddpg.config import make_config
+from ddpg.errors import DDPGError
+
+
+def cuda_generator_state(seed, offset):
+    """What a CUDA torch.Generator's get_state() returns: its Philox seed and offset, 16 bytes."""
+    return torch.tensor([seed, offset], dtype=torch.int64).view(torch.uint8)
+
+
+def filled_buffer(seed=0):
+    buf = ReplayBuffer(200, obs_dim=1, action_dim=1, device="cpu", seed=seed)
+    for i in range(150):
+        buf.add(np.array([i]), np.array([0.0]), float(i), np.array([i + 1]), False)
+    return buf
+
+
+def test_cpu_buffer_loads_a_cuda_generator_state_and_samples_deterministically():
+    state = filled_buffer().state_dict()
+    state["generator"] = cuda_generator_state(seed=0, offset=4096)
+    a, b = ReplayBuffer(200, 1, 1, "cpu", seed=1), ReplayBuffer(200, 1, 1, "cpu", seed=2)
+    a.load_state_dict(state)
+    b.load_state_dict(state)
+    assert torch.equal(a.storage, filled_buffer().storage) and (a.pos, a.size) == (150, 150)
+    draws = a.sample_indices(1000)
+    assert torch.equal(draws, b.sample_indices(1000))  # the saved state decides the stream, not the buffer's seed
+    assert draws.min() >= 0 and draws.max() < 150 and draws.unique().numel() > 140
+    state["generator"] = cuda_generator_state(seed=0, offset=8192)  # a later checkpoint of the same run
+    c = ReplayBuffer(200, 1, 1, "cpu")
+    c.load_state_dict(state)
+    assert (c.sample_indices(1000) != draws).float().mean() > 0.9  # gets a stream of its own
+
+
+class PhiloxLike:
+    """Stands in for a CUDA generator, which a machine without CUDA cannot make: 16-byte states only."""
+
+    def __init__(self):
+        self.state, self.seed = cuda_generator_state(0, 0), None
+
+    def get_state(self):
+        return self.state
+
+    def set_state(self, state):
+        if state.numel() != 16:
+            raise RuntimeError(f"Expected a 16-byte RNG state, got {state.numel()} bytes")
+        self.state = state
+
+    def manual_seed(self, seed):
+        self.seed = seed
+
+
+def test_cuda_buffer_would_load_a_cpu_generator_state():
+    state = filled_buffer().state_dict()
+    assert state["generator"].numel() == 5056  # a CPU (Mersenne Twister) state
+    seeds = []
+    for _ in range(2):
+        buf = ReplayBuffer(200, 1, 1, "cpu")
+        buf.generator = PhiloxLike()
+        buf.load_state_dict(state)
+        seeds.append(buf.generator.seed)
+    assert seeds[0] == seeds[1] and 0 <= seeds[0] < 2**64
+
+
+def test_loaded_agent_keeps_this_runs_capturable_flag():
+    def agent(cudagraphs):
+        torch.manual_seed(0)
+        return DDPGAgent(3, -np.ones(1), np.ones(1), make_config({"hidden_sizes": (8,), "cudagraphs": cudagraphs}))
+
+    graphed = agent(cudagraphs=True)
+    graphed.update(Batch(torch.randn(4, 3), torch.rand(4, 1), torch.randn(4), torch.randn(4, 3), torch.zeros(4)))
+    plain = agent(cudagraphs=False)
+    plain.load_state_dict(graphed.state_dict())
+    for opt in (plain.actor_opt, plain.critic_opt):
+        assert opt.param_groups[0]["capturable"] is False
+    p = next(plain.critic.parameters())
+    assert torch.equal(plain.critic_opt.state[p]["exp_avg"],
+                       graphed.critic_opt.state[next(graphed.critic.parameters())]["exp_avg"])
+    regraphed = agent(cudagraphs=True)  # and back: CudaGraphUpdate needs capturable Adam
+    regraphed.load_state_dict(plain.state_dict())
+    assert all(opt.param_groups[0]["capturable"] is True for opt in (regraphed.actor_opt, regraphed.critic_opt))
+
+
+@pytest.fixture(scope="module")
+def cuda_checkpoint(tmp_path_factory):
+    """A tiny CPU run's checkpoint, rewritten as a `--device cuda --cudagraphs` run saves it."""
+    d = tmp_path_factory.mktemp("cuda-run")
+    cfg = make_config({**TINY, "total_steps": 400, "models_dir": str(d / "models"), "runs_dir": str(d / "runs")})
+    state = ckpt_io.load(train.train(cfg, quiet=True)["checkpoint"], "checkpoint")
+    state["config"].update(device="cuda", cudagraphs=True)
+    for opt in ("actor_opt", "critic_opt"):
+        for group in state["agent"][opt]["param_groups"]:
+            group["capturable"] = True
+    state["buffer"]["generator"] = cuda_generator_state(seed=0, offset=123_456)
+    path = d / "copied" / ckpt_io.CHECKPOINT_FILE
+    ckpt_io.atomic_save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("flag", ["compile", "cudagraphs"])
+def test_compile_and_cudagraphs_may_change_on_resume(cuda_checkpoint, flag):
+    for value in (True, False):
+        cfg, _, _ = train.resolve_config({"resume": str(cuda_checkpoint), flag: value})
+        assert getattr(cfg, flag) is value
+
+
+def test_cudagraphs_checkpoint_from_cuda_resumes_on_the_cpu(cuda_checkpoint, tmp_path):
+    out = {"models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")}
+
+    def resume(**flags):
+        cfg, state, _ = train.resolve_config({"resume": str(cuda_checkpoint), "total_steps": 600, **out, **flags})
+        return train.train(cfg, state, quiet=True, out_dir=tmp_path / "resumed")
+
+    if not torch.cuda.is_available():  # as saved, the run needs CUDA: refused with what to pass instead
+        with pytest.raises(DDPGError, match="--device cuda was asked for but no CUDA device.*--device cpu"):
+            resume()
+    with pytest.raises(DDPGError, match="--cudagraphs needs a CUDA device.*--no-cudagraphs"):
+        resume(device="cpu")
+    summary = resume(device="cpu", cudagraphs=False)
+    saved = ckpt_io.load(summary["checkpoint"], "checkpoint")
+    assert summary["step"] == saved["step"] == 600
+    assert (saved["config"]["device"], saved["config"]["cudagraphs"]) == ("cpu", False)
+    assert saved["agent"]["critic_opt"]["param_groups"][0]["capturable"] is False
+    assert saved["buffer"]["generator"].numel() == 5056  # sampling went on from a CPU generator

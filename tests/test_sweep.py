@@ -1,0 +1,171 @@
+"""sweep.py on a real local Ray (one start for the module): a grid, a killed trial, a killed driver, bad input."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import sweep
+import train
+from conftest import ROOT
+from ddpg import checkpoint as ckpt_io
+from ddpg.config import make_config
+
+ray = pytest.importorskip("ray")
+
+TINY = ["--hidden-sizes", "32", "32", "--batch-size", "32", "--learning-starts", "200", "--buffer-size", "5000",
+        "--eval-interval", "400", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "400"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def rows(csv_path):
+    return [line.split(",") for line in csv_path.read_text().splitlines()[1:]]
+
+
+def test_grid_of_two_envs_and_two_seeds(tmp_path):
+    d = tmp_path / "grid"
+    argv = ["--envs", "Pendulum-v1", "InvertedPendulum-v5", "--seeds", "0", "1", "--sweep-dir", str(d),
+            "--total-steps", "1200", *TINY]
+    assert sweep.main(argv) == 0
+    table = (d / "summary.md").read_text()
+    trial_rows = re.findall(r"^\| (\S+) \| (\d) \| ([\d,]+) \|", table, re.M)
+    assert sorted(trial_rows) == sorted((e, s, "1,200") for e in ("Pendulum-v1", "InvertedPendulum-v5")
+                                        for s in "01")
+    for env_id in ("Pendulum-v1", "InvertedPendulum-v5"):
+        assert re.search(rf"^\| {env_id} \| tuned \| 2 of 2 \| 1,200 \| -?[\d.]+ ± [\d.]+ \|", table, re.M), table
+        assert (d / f"{env_id}.png").stat().st_size > 10_000
+        for seed in (0, 1):
+            t = d / env_id / f"seed{seed}"
+            actor = ckpt_io.load(t / "actor.pt", "actor")
+            assert actor["step"] == 1200 and actor["config"]["seed"] == seed
+            assert list(t.glob("events.out.tfevents.*"))  # tensorboard --logdir <sweep-dir> finds every trial
+            evals = [r for r in rows(t / "metrics.csv") if r[1] == "eval/return"]
+            assert [int(r[0]) for r in evals] == [400, 800, 1200]
+    # The summary's final column is the mean of each seed's last evaluation.
+    finals = [[float(r[2]) for r in rows(d / "Pendulum-v1" / f"seed{s}" / "metrics.csv")
+               if r[1] == "eval/return"][-1] for s in (0, 1)]
+    assert f"| {np.mean(finals):.1f} ± {np.std(finals):.1f} |" in table
+    # The same output on demand, and main.py can show any trial's actor.
+    assert sweep.main(["--summary", str(d)]) == 0
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--env", "Pendulum-v1", "--models-dir", str(d),
+                        "--run", "seed1", "--no-render", "--episodes", "1"], capture_output=True, text=True)
+    assert r.returncode == 0 and "seed1/actor.pt" in r.stdout, r.stderr
+
+
+def last_result(trial_path):
+    lines = (trial_path / "result.json").read_text().splitlines() if (trial_path / "result.json").exists() else []
+    return json.loads(lines[-1]) if lines else None
+
+
+def test_killed_trial_is_retried_from_its_checkpoint_and_ends_bit_identical(tmp_path):
+    d = tmp_path / "killed"
+    killed = {}
+
+    def kill_after_first_checkpoint():
+        trial = d / "tune" / "Pendulum-v1_seed3"
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            result = last_result(trial) if trial.exists() else None
+            if result and list(trial.glob("checkpoint_*")) and 800 <= result["step"] < 2000:
+                killed["step"], killed["pid"] = result["step"], result["pid"]
+                os.kill(result["pid"], signal.SIGKILL)  # the trial's worker process, nothing else
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_after_first_checkpoint)
+    killer.start()
+    assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "3", "--sweep-dir", str(d), "--total-steps", "3000",
+                       "--max-failures", "2", *TINY]) == 0
+    killer.join()
+    assert killed, "the trial finished before it could be killed"
+    t = d / "Pendulum-v1" / "seed3"
+    # Retried from the checkpoint, not from scratch: the CSV continues without repeats or gaps.
+    steps = [int(r[0]) for r in rows(t / "metrics.csv") if r[1] == "eval/return"]
+    assert steps == [400, 800, 1200, 1600, 2000, 2400, 2800]
+    assert last_result(d / "tune" / "Pendulum-v1_seed3")["pid"] != killed["pid"]
+
+    cfg = make_config({"env": "Pendulum-v1", "seed": 3, "total_steps": 3000, "hidden_sizes": (32, 32),
+                       "batch_size": 32, "learning_starts": 200, "buffer_size": 5000, "eval_interval": 400,
+                       "eval_episodes": 1, "log_interval": 100, "checkpoint_interval": 400,
+                       "models_dir": str(tmp_path / "ref"), "runs_dir": str(tmp_path / "ref")})
+    reference = ckpt_io.load(train.train(cfg, quiet=True)["checkpoint"], "checkpoint")
+    result = ckpt_io.load(t / "checkpoint.pt", "checkpoint")
+    assert result["step"] == reference["step"] == 3000
+    for net in ("actor", "critic", "actor_target", "critic_target"):
+        for k, v in reference["agent"][net].items():
+            assert torch.equal(result["agent"][net][k], v), (net, k)
+
+
+def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local_ray):
+    d = tmp_path / "driver"
+    cmd = [sys.executable, str(ROOT / "sweep.py"), "--address", local_ray, "--cpus-per-trial", "2"]
+    # Two CPUs per trial on a 2-CPU Ray: the trials run one after the other.
+    driver = subprocess.Popen([*cmd, "--envs", "Pendulum-v1", "--seeds", "0", "1", "--sweep-dir", str(d),
+                               "--total-steps", "2400", *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first, second = d / "Pendulum-v1" / "seed0", d / "tune" / "Pendulum-v1_seed1"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        done = (first / "actor.pt").exists() and ckpt_io.load(first / "actor.pt", "actor")["step"] == 2400
+        if done and second.exists() and list(second.glob("checkpoint_*")):
+            break
+        time.sleep(0.05)
+    driver.kill()
+    driver.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
+    assert ckpt_io.load(d / "Pendulum-v1" / "seed1" / "checkpoint.pt", "checkpoint")["step"] < 2400
+
+    r = subprocess.run([*cmd, "--resume", str(d)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == finished  # seed 0 was not rerun
+    resumed = d / "Pendulum-v1" / "seed1"
+    assert ckpt_io.load(resumed / "actor.pt", "actor")["step"] == 2400
+    keys = [(r[0], r[1]) for r in rows(resumed / "metrics.csv") if r[1] != "charts/sps"]
+    assert len(keys) == len(set(keys))  # no step logged twice across the restart
+    assert "| Pendulum-v1 | tuned | 2 of 2 | 2,400 |" in (d / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--envs", "NoSuchEnv-v0", "--seeds", "0"], "NoSuchEnv-v0"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "1", "0"], "--seeds repeats 0"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--cpus-per-trial", "64"], "--cpus-per-trial 64"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--tau", "2"], "--tau"),
+])
+def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle):
+    d = tmp_path / "bad"
+    assert sweep.main([*argv, "--sweep-dir", str(d)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+    assert not d.exists()
+
+
+def test_resume_or_summary_of_a_folder_without_a_sweep(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    for mode in ("--resume", "--summary"):
+        assert sweep.main([mode, str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "holds no sweep" in err[0], err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / sweep.SPEC_FILE).write_text(json.dumps({"name": "x"}))
+    assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "0", "--sweep-dir", str(d)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert json.loads((d / sweep.SPEC_FILE).read_text()) == {"name": "x"}
