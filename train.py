@@ -73,6 +73,18 @@ def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | N
     return cfg, state, path
 
 
+def replay_episode(env: Any, seed: int, actions: np.ndarray, expected_obs: np.ndarray) -> np.ndarray:
+    """Bring a fresh env to where a checkpoint left it mid-episode: reset with that episode's seed and
+    take its actions again. Gymnasium envs are deterministic given both; the check catches one that is not."""
+    obs, _ = env.reset(seed=seed)
+    for action in actions:
+        obs, *_ = env.step(action)
+    if not np.array_equal(obs, expected_obs):
+        raise DDPGError("this env did not reproduce the checkpoint's unfinished episode from its seed and actions; "
+                        "it cannot be resumed mid-episode")
+    return obs
+
+
 class StopRequest:
     """First Ctrl-C: finish the episode, save, exit. Second Ctrl-C: stop now (the last checkpoint stays)."""
 
@@ -163,10 +175,15 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                                 f"last good checkpoint kept in {out_dir}")
 
     def save() -> None:
-        """The full checkpoint, then the actor alone; both at an episode boundary."""
+        """The full checkpoint, then the actor alone; at an episode boundary, or at the run's last step."""
         check_finite_weights()
         logger.flush()  # the logs on disk reach the checkpoint's step, so a kill -9 after it loses no rows
+        # A run that reaches total_steps mid-episode saves that episode's seed and actions, so that
+        # extending it replays the episode and goes on exactly as a longer run would have.
+        unfinished = {"seed": ep_seed, "actions": torch.from_numpy(np.array(ep_actions)),
+                      "obs": torch.from_numpy(np.asarray(obs)), "return": ep_return} if ep_len else None
         ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
+                             "unfinished_episode": unfinished,
                              "best_eval_return": best_eval, "last_eval_return": last_eval,
                              "agent": agent.state_dict(), "buffer": buffer.state_dict(),
                              "noise": noise.state_dict(),
@@ -194,7 +211,10 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
 
     def start_episode() -> np.ndarray:
         # Seeded from `rng`, so a run resumed at an episode boundary resets exactly as the original did.
-        obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+        nonlocal ep_seed
+        ep_seed = int(rng.integers(2**31 - 1))
+        ep_actions.clear()
+        obs, _ = env.reset(seed=ep_seed)
         noise.reset()
         return obs
 
@@ -204,6 +224,11 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     last_return = float("nan")
     t_log, step_log = time.perf_counter(), step
     obs = None  # an episode starts at the top of the loop, so a run that ends draws no reset seed it won't use
+    ep_seed, ep_actions = 0, []  # the current episode's reset seed and actions (float64, as the env got them)
+    if resume_state is not None and resume_state.get("unfinished_episode"):
+        u = resume_state["unfinished_episode"]
+        ep_seed, ep_actions, ep_return = u["seed"], list(u["actions"].numpy()), u["return"]
+        obs, ep_len = replay_episode(env, ep_seed, ep_actions, u["obs"].numpy()), len(ep_actions)
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
                mininterval=1.0)
     print(f"training {cfg.env} with the {cfg.preset} preset on {device}, {update_path} update; logs in {run_dir}",
@@ -218,6 +243,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 else:
                     action = np.clip(agent.act(obs) + half_range * noise(), low, high)
                 next_obs, reward, terminated, truncated, _ = env.step(action)
+                ep_actions.append(action)
                 if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
                     what = "reward" if not np.isfinite(reward) else "observation"
                     raise DDPGError(f"non-finite {what} from {cfg.env} at step {step + 1}; training stopped, "

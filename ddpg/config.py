@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import tomllib
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ddpg.errors import DDPGError
@@ -118,7 +120,9 @@ RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagrap
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
-    p = argparse.ArgumentParser(description=description)  # help strings carry their own defaults
+    p = argparse.ArgumentParser(description=description,  # help strings carry their own defaults
+                                epilog=f"Per-env settings (used for that env unless a flag overrides them): "
+                                       f"{ENV_SETTINGS_FILE.relative_to(ENV_SETTINGS_FILE.parents[1])}")
     add_config_flags(p)
     return p
 
@@ -150,12 +154,44 @@ def explicit_args(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# Per-env settings, by preset then env id: what train.py and sweep.py use for that env unless a flag says otherwise.
+ENV_SETTINGS_FILE = Path(__file__).with_name("env_settings.toml")
+# Fields that describe a run rather than an env's hyperparameters: never taken from the per-env file.
+NOT_PER_ENV = ("env", "preset", "seed", "device", "models_dir", "runs_dir", "run_name", "resume", "backward",
+               "compile", "cudagraphs")
+
+
+def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> dict[str, Any]:
+    """The per-env entry for (preset, env_id), checked against Config: a typo is an error, not a silent default."""
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise DDPGError(f"cannot read the per-env settings {path}: {e}") from None
+    entry = table.get(preset, {}).get(env_id, {})
+    allowed = {f.name: f for f in fields(Config) if f.name not in NOT_PER_ENV}
+    kinds = {"int": int, "float": (int, float), "str": str, "bool": bool, "tuple[int, ...]": list}
+    for key, value in entry.items():
+        where = f"{path}: [{preset}.\"{env_id}\"]"
+        if key not in allowed:
+            raise DDPGError(f"{where} sets {key!r}, which is not a per-env setting; "
+                            f"known: {', '.join(sorted(allowed))}")
+        kind = kinds[allowed[key].type]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DDPGError(f"{where} sets {key} = {value!r}, which is not of type {allowed[key].type}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+
+
 def make_config(explicit: dict[str, Any]) -> Config:
-    """Preset values first, then explicit flags on top."""
+    """The preset's values, then the env's entry in env_settings.toml, then explicit flags on top."""
     preset = explicit.get("preset", Config.preset)
     if preset not in PRESETS:
         raise DDPGError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    cfg = Config(**{**PRESETS[preset], **explicit})
+    per_env = env_settings(preset, explicit.get("env", Config.env))
+    try:
+        cfg = Config(**{**PRESETS[preset], **per_env, **explicit})
+    except TypeError as e:
+        raise DDPGError(f"bad configuration: {e}") from None
     cfg.validate()
     return cfg
 

@@ -1,0 +1,118 @@
+"""What a user keeps: runs never overwrite each other or the shipped weights; extended runs resume exactly."""
+import hashlib
+import shutil
+
+import pytest
+import torch
+
+import train
+from conftest import ROOT
+from ddpg import checkpoint as ckpt_io
+from ddpg.config import make_config
+from ddpg.errors import DDPGError
+from test_cli import run
+
+TINY = ["--hidden-sizes", "16", "16", "--batch-size", "16", "--learning-starts", "100", "--buffer-size", "2000",
+        "--eval-interval", "200", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "200"]
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def clone(tmp_path):
+    """A fresh clone's models/ folder: the shipped HalfCheetah actor only."""
+    d = tmp_path / "models" / "HalfCheetah-v5"
+    d.mkdir(parents=True)
+    shutil.copy2(ROOT / "models" / "HalfCheetah-v5" / "actor.pt", d / "actor.pt")
+    return tmp_path
+
+
+def policy_line(r):
+    return next(line for line in r.stdout.splitlines() if line.startswith("policy: "))
+
+
+def test_main_shows_shipped_then_each_new_run_and_shipped_weights_survive(clone):
+    shipped = clone / "models" / "HalfCheetah-v5" / "actor.pt"
+    before = digest(shipped)
+    r = run("main.py", "--no-render", "--episodes", "1", cwd=clone)
+    assert r.returncode == 0 and policy_line(r) == "policy: models/HalfCheetah-v5/actor.pt", r.stderr
+
+    runs = []
+    for k in range(2):  # two fresh runs in a row: neither touches the other's files
+        name = f"run{k}"
+        r = run("train.py", "--total-steps", "300", "--run-name", name, *TINY, cwd=clone)
+        assert r.returncode == 0, r.stderr
+        runs.append(clone / "models" / "HalfCheetah-v5" / name)
+        shown = run("main.py", "--no-render", "--episodes", "1", cwd=clone)
+        assert policy_line(shown) == f"policy: models/HalfCheetah-v5/{name}/actor.pt", shown.stderr
+    assert digest(shipped) == before
+    first = {p.name: digest(p) for p in runs[0].iterdir()}
+    r = run("train.py", "--total-steps", "300", "--run-name", "run0", *TINY, cwd=clone)  # same name again
+    assert r.returncode == 2 and "already holds a run" in r.stderr and "--resume" in r.stderr
+    assert {p.name: digest(p) for p in runs[0].iterdir()} == first
+    assert digest(shipped) == before
+
+
+def test_default_run_names_differ_and_models_dir_round_trips(tmp_path):
+    d = tmp_path / "elsewhere"
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", "--models-dir", str(d), *TINY,
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (made,) = (d / "Pendulum-v1").iterdir()
+    assert made.name.startswith("tuned-seed0-") and (made / "actor.pt").is_file()
+    shown = run("main.py", "--env", "Pendulum-v1", "--models-dir", str(d), "--no-render", "--episodes", "1",
+                cwd=tmp_path)
+    assert policy_line(shown) == f"policy: {made / 'actor.pt'}", shown.stderr
+
+
+def test_resume_from_a_path_saves_next_to_that_checkpoint(tmp_path):
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "400", "--run-name", "a", *TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    moved = tmp_path / "other" / "place"
+    shutil.copytree(tmp_path / "models" / "Pendulum-v1" / "a", moved)
+    r = run("train.py", "--resume", str(moved / "checkpoint.pt"), "--total-steps", "600", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ckpt_io.load(moved / "checkpoint.pt", "checkpoint")["step"] == 600
+    assert ckpt_io.load(moved / "actor.pt", "actor")["step"] == 600
+    assert ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "a" / "checkpoint.pt", "checkpoint")["step"] == 400
+
+
+def extension_config(tmp_path, total):
+    return make_config({"env": "Pendulum-v1", "seed": 3, "learning_starts": 500, "batch_size": 64,
+                        "hidden_sizes": (64, 64), "total_steps": total, "eval_interval": 1000, "eval_episodes": 1,
+                        "models_dir": str(tmp_path / "m"), "runs_dir": str(tmp_path / "r")})
+
+
+@pytest.mark.parametrize("first", [2000, 2100])  # ends at an episode boundary, and in the middle of an episode
+def test_a_finished_run_extended_ends_bit_identical_to_a_longer_run(tmp_path, first):
+    straight = ckpt_io.load(train.train(extension_config(tmp_path / "a", 4000), quiet=True)["checkpoint"],
+                            "checkpoint")
+    short = train.train(extension_config(tmp_path / "b", first), quiet=True)
+    cfg, state, path = train.resolve_config({"resume": str(short["checkpoint"]), "total_steps": 4000})
+    extended = ckpt_io.load(train.train(cfg, state, quiet=True, out_dir=path.parent)["checkpoint"], "checkpoint")
+    assert extended["step"] == straight["step"] == 4000 and extended["episode"] == straight["episode"] == 20
+    for net in ("actor", "critic", "actor_target", "critic_target"):
+        for k, v in straight["agent"][net].items():
+            assert torch.equal(extended["agent"][net][k], v), (net, k, (extended["agent"][net][k] - v).abs().max())
+    assert extended["rng"]["numpy"] == straight["rng"]["numpy"]
+
+
+def test_unwritable_folders_are_refused_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    for flag, value in (("--runs-dir", tmp_path / "a_file"), ("--models-dir", tmp_path / "a_file"),
+                        ("--models-dir", "/proc/ddpg-models")):
+        r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", flag, str(value), *TINY, cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert (tmp_path / "a_file").read_text() == "x"
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.csv"))
+
+
+def test_train_function_refuses_a_taken_folder(tmp_path):
+    cfg = extension_config(tmp_path, 300)
+    train.train(cfg, quiet=True)
+    with pytest.raises(DDPGError, match="already holds a run"):
+        train.train(cfg.__class__(**{**cfg.to_dict(), "hidden_sizes": (64, 64), "run_name": None}),
+                    quiet=True, out_dir=next((tmp_path / "m" / "Pendulum-v1").iterdir()))
