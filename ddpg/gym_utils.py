@@ -31,7 +31,9 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
         raise DDPGError(f"env {env_id} has unbounded actions; DDPG scales tanh outputs to finite bounds")
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         env.close()
-        raise DDPGError(f"env {env_id} has observations {env.observation_space}; this repo's MLPs need a flat Box")
+        raise DDPGError(f"env {env_id} has observations {env.observation_space}; supported: a flat (1-D) Box "
+                        f"of numbers, as MuJoCo, Box2D and classic-control envs have (images and Dict "
+                        f"observations need another network)")
     if render_mode is not None:
         follow_agent(env)
     return env

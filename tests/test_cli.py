@@ -65,6 +65,8 @@ def assert_clean_error(r, *needles):
     (["--gamma", "-0.1"], ["--gamma", "[0, 1]"]),
     (["--gamma", "nan"], ["--gamma"]),
     (["--cudagraphs", "--device", "cpu"], ["--cudagraphs", "CUDA"]),
+    (["--seed", "-1"], ["--seed", ">= 0"]),
+    (["--run-name", "a/b"], ["--run-name"]),
 ])
 def test_train_rejects_bad_input(trained, args, needles):
     before = snapshot(trained)
@@ -94,6 +96,26 @@ def test_truncated_and_corrupted_files_are_refused(trained, tmp_path):
     assert_clean_error(run("main.py", "--env", "Pendulum-v1", "--no-render", cwd=tmp_path), "actor.pt", "corrupted")
     assert_clean_error(run("train.py", "--env", "Pendulum-v1", "--resume", cwd=tmp_path), "checkpoint.pt")
     assert snapshot(tmp_path) == before
+
+
+def test_torch_files_without_the_expected_keys_are_refused(tmp_path):
+    for kind in ("actor", "checkpoint"):
+        torch.save({"kind": kind, "format_version": 1, "env_id": "Pendulum-v1"}, tmp_path / f"{kind}.pt")
+    before = snapshot(tmp_path)
+    r = run("main.py", "--env", "Pendulum-v1", "--weights", str(tmp_path / "actor.pt"), "--no-render", cwd=tmp_path)
+    assert_clean_error(r, "actor.pt", "without", "config")
+    assert_clean_error(run("train.py", "--resume", str(tmp_path / "checkpoint.pt"), cwd=tmp_path),
+                       "checkpoint.pt", "without", "agent")
+    assert snapshot(tmp_path) == before
+
+
+def test_main_refuses_bad_env_arguments_and_seeds(tmp_path):
+    weights = ROOT / "models" / "Rocket-v0" / "actor.pt"
+    r = run("main.py", "--env", "Rocket-v0", "--weights", str(weights), "--no-render", "--env-kwargs",
+            "thrust_noise=abc", cwd=tmp_path)
+    assert_clean_error(r, "thrust_noise", "'abc'")
+    r = run("main.py", "--env", "Rocket-v0", "--weights", str(weights), "--no-render", "--seed", "-1", cwd=tmp_path)
+    assert_clean_error(r, "--seed must be >= 0")
 
 
 def test_checkpoint_with_pickled_code_is_refused(tmp_path):

@@ -1,6 +1,9 @@
 """main.py's rollouts and video, plot.py, and a learning regression."""
 import csv
+import os
 import re
+import subprocess
+import sys
 
 import imageio.v2 as imageio
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 
 import plot
 import train
+from conftest import ROOT
 from ddpg.config import make_config
 from test_cli import assert_clean_error, run, train_tiny
 
@@ -29,6 +33,19 @@ def test_main_headless_writes_a_video_with_real_frames(inverted_pendulum):
     assert f.ndim == 3 and f.shape[2] == 3
     assert f.std() > 10 and len(np.unique(f.reshape(-1, 3), axis=0)) > 50  # a scene, not a blank image
     assert not (inverted_pendulum / "videos" / "InvertedPendulum-v5.partial.mp4").exists()
+
+
+@pytest.mark.parametrize("gl, needle", [("no-such-backend", "MUJOCO_GL"), ("glfw", "rendering")])
+def test_main_reports_unusable_opengl_in_one_line(inverted_pendulum, tmp_path, gl, needle):
+    """An invalid MUJOCO_GL fails at `import mujoco`; GLFW without a display fails at the first frame."""
+    env = {**os.environ, "MUJOCO_GL": gl, "PYTHONPATH": str(ROOT)}
+    env.pop("DISPLAY", None)
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--env", "InvertedPendulum-v5", "--episodes", "1",
+                        "--record", str(tmp_path / "v.mp4")], cwd=inverted_pendulum, env=env,
+                       capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], r.stderr
+    assert not list(tmp_path.iterdir())  # no video, not even a partial one
 
 
 def test_main_no_render_prints_episodes_and_mean(inverted_pendulum):

@@ -6,14 +6,13 @@ import pytest
 import torch
 
 import train
-from conftest import ROOT
+from conftest import ROOT, tiny_flags
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import make_config
 from ddpg.errors import DDPGError
 from test_cli import run
 
-TINY = ["--hidden-sizes", "16", "16", "--batch-size", "16", "--learning-starts", "100", "--buffer-size", "2000",
-        "--eval-interval", "200", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "200"]
+TINY = tiny_flags()
 
 
 def digest(path):

@@ -14,14 +14,13 @@ import torch
 
 import sweep
 import train
-from conftest import ROOT
+from conftest import ROOT, TINY, tiny_flags
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import make_config
 
 ray = pytest.importorskip("ray")
 
-TINY = ["--hidden-sizes", "32", "32", "--batch-size", "32", "--learning-starts", "200", "--buffer-size", "5000",
-        "--eval-interval", "400", "--eval-episodes", "1", "--log-interval", "100", "--checkpoint-interval", "400"]
+TINY_FLAGS = tiny_flags()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +38,7 @@ def rows(csv_path):
 def test_grid_of_two_envs_and_two_seeds(tmp_path):
     d = tmp_path / "grid"
     argv = ["--envs", "Pendulum-v1", "InvertedPendulum-v5", "--seeds", "0", "1", "--sweep-dir", str(d),
-            "--total-steps", "1200", *TINY]
+            "--total-steps", "1200", *TINY_FLAGS]
     assert sweep.main(argv) == 0
     table = (d / "summary.md").read_text()
     trial_rows = re.findall(r"^\| (\S+) \| (\d) \| ([\d,]+) \|", table, re.M)
@@ -89,7 +88,7 @@ def test_killed_trial_is_retried_from_its_checkpoint_and_ends_bit_identical(tmp_
     killer = threading.Thread(target=kill_after_first_checkpoint)
     killer.start()
     assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "3", "--sweep-dir", str(d), "--total-steps", "3000",
-                       "--max-failures", "2", *TINY]) == 0
+                       "--max-failures", "2", *TINY_FLAGS]) == 0
     killer.join()
     assert killed, "the trial finished before it could be killed"
     t = d / "Pendulum-v1" / "seed3"
@@ -98,10 +97,8 @@ def test_killed_trial_is_retried_from_its_checkpoint_and_ends_bit_identical(tmp_
     assert steps == [400, 800, 1200, 1600, 2000, 2400, 2800]
     assert last_result(d / "tune" / "Pendulum-v1_seed3")["pid"] != killed["pid"]
 
-    cfg = make_config({"env": "Pendulum-v1", "seed": 3, "total_steps": 3000, "hidden_sizes": (32, 32),
-                       "batch_size": 32, "learning_starts": 200, "buffer_size": 5000, "eval_interval": 400,
-                       "eval_episodes": 1, "log_interval": 100, "checkpoint_interval": 400,
-                       "models_dir": str(tmp_path / "ref"), "runs_dir": str(tmp_path / "ref")})
+    cfg = make_config({**TINY, "seed": 3, "total_steps": 3000, "models_dir": str(tmp_path / "ref"),
+                       "runs_dir": str(tmp_path / "ref")})
     reference = ckpt_io.load(train.train(cfg, quiet=True)["checkpoint"], "checkpoint")
     result = ckpt_io.load(t / "checkpoint.pt", "checkpoint")
     assert result["step"] == reference["step"] == 3000
@@ -115,7 +112,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     cmd = [sys.executable, str(ROOT / "sweep.py"), "--address", local_ray, "--cpus-per-trial", "2"]
     # Two CPUs per trial on a 2-CPU Ray: the trials run one after the other.
     driver = subprocess.Popen([*cmd, "--envs", "Pendulum-v1", "--seeds", "0", "1", "--sweep-dir", str(d),
-                               "--total-steps", "2400", *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--total-steps", "2400", *TINY_FLAGS], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first, second = d / "Pendulum-v1" / "seed0", d / "tune" / "Pendulum-v1_seed1"
     deadline = time.time() + 240
     while time.time() < deadline:

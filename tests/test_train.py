@@ -101,7 +101,8 @@ def test_checkpoint_round_trip_same_parameters_and_actions(tmp_path):
     a = DDPGAgent(5, -np.ones(2), 2 * np.ones(2), cfg)
     from ddpg.buffer import Batch
     a.update(Batch(torch.randn(16, 5), torch.rand(16, 2), torch.randn(16), torch.randn(16, 5), torch.zeros(16)))
-    ckpt_io.atomic_save({"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "X",
+    other = dict.fromkeys(ckpt_io.REQUIRED_KEYS["checkpoint"], 0)  # the rest of a checkpoint, not tested here
+    ckpt_io.atomic_save({**other, "kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "X",
                          "agent": a.state_dict()}, tmp_path / "c.pt")
     torch.manual_seed(1)
     b = DDPGAgent(5, -np.ones(2), 2 * np.ones(2), cfg)

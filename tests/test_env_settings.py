@@ -1,0 +1,68 @@
+"""ddpg/env_settings.toml: per-env defaults that flags override, checked against Config."""
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from ddpg.config import ENV_SETTINGS_FILE, NOT_PER_ENV, PRESETS, env_settings, make_config
+from ddpg.errors import DDPGError
+from ddpg.gym_utils import make_env
+
+
+def test_per_env_settings_apply_and_flags_win():
+    rocket = make_config({"env": "Rocket-v0"})
+    assert (rocket.gamma, rocket.noise_sigma, rocket.actor_lr) == (0.995, 0.05, 1e-4)
+    assert make_config({"env": "Rocket-v0", "gamma": 0.9, "actor_lr": 3e-4}).gamma == 0.9
+    cheetah = make_config({"env": "HalfCheetah-v5"})
+    assert (cheetah.gamma, cheetah.noise_sigma) == (0.99, 0.1)  # no entry: the preset's values
+    paper = make_config({"env": "Rocket-v0", "preset": "paper"})
+    assert (paper.gamma, paper.noise_sigma) == (0.99, 0.2)  # the tuned entry does not leak into the paper preset
+
+
+def test_every_shipped_entry_builds_a_valid_config():
+    import tomllib
+
+    table = tomllib.loads(ENV_SETTINGS_FILE.read_text())
+    assert set(table) <= set(PRESETS)
+    for preset, envs in table.items():
+        for env_id, entry in envs.items():
+            cfg = make_config({"env": env_id, "preset": preset})
+            assert all(getattr(cfg, k) == (tuple(v) if isinstance(v, list) else v) for k, v in entry.items())
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[tuned."Pendulum-v1"]\nlearning_start = 1000\n', "'learning_start', which is not a per-env setting"),
+    ('[tuned."Pendulum-v1"]\nseed = 3\n', "'seed', which is not a per-env setting"),
+    ('[tuned."Pendulum-v1"]\ngamma = "0.9"\n', "gamma = '0.9', which is not of type float"),
+    ('[tuned."Pendulum-v1"]\nbatch_size = 64.0\n', "which is not of type int"),
+    ('[tuned."Pendulum-v1"\n', "cannot read"),
+])
+def test_a_typo_in_the_file_is_a_one_line_error(tmp_path, text, needle):
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    with pytest.raises(DDPGError) as e:
+        env_settings("tuned", "Pendulum-v1", path)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    assert "seed" in NOT_PER_ENV
+
+
+class DictObservationEnv(gym.Env):
+    observation_space = gym.spaces.Dict({"a": gym.spaces.Box(-1, 1, (2,))})
+    action_space = gym.spaces.Box(-1, 1, (1,), dtype=np.float32)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+
+class ImageObservationEnv(DictObservationEnv):
+    observation_space = gym.spaces.Box(0, 255, (8, 8, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("cls", [DictObservationEnv, ImageObservationEnv])
+def test_non_flat_observations_are_refused(cls):
+    env_id = f"Test{cls.__name__}-v0"
+    gym.register(env_id, entry_point=cls)
+    try:
+        with pytest.raises(DDPGError, match=r"supported: a flat \(1-D\) Box"):
+            make_env(env_id)
+    finally:
+        gym.registry.pop(env_id)
