@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--address", default=None,
                    help="join the Ray cluster at HOST:PORT, or 'auto' for the one this machine belongs to "
                         "[default: start Ray on this machine]")
+    r.add_argument("--cpus", type=int, default=None,
+                   help="CPUs the local Ray may use, to leave some free [default: all of this machine's]")
     r.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs per trial; also its torch thread count")
     r.add_argument("--gpus-per-trial", type=float, default=0.0,
                    help="GPUs per trial; fractions share a GPU (0.25: four trials per GPU)")
@@ -160,7 +162,7 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
         raise DDPGError(f"{path} is not a sweep description ({e})") from None
 
 
-def connect(address: str | None) -> None:
+def connect(address: str | None, cpus: int | None = None) -> None:
     """Start Ray here, or join a cluster; the trials import this repo's code either way."""
     import ray
 
@@ -174,7 +176,7 @@ def connect(address: str | None) -> None:
     if ray.is_initialized():  # e.g. the tests' shared local Ray
         return
     if address is None:
-        ray.init(include_dashboard=False, logging_level="WARNING",
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING",
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
         return
     try:
@@ -302,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = load_spec(Path(args.resume))
         else:
             spec = new_spec(args)
-        connect(args.address)
+        if args.cpus is not None and (args.cpus < 1 or args.address is not None):
+            raise DDPGError("--cpus sizes a local Ray: give it a value >= 1, and no --address")
+        connect(args.address, args.cpus)
         check_resources(spec)
         if not args.resume:
             Path(spec["sweep_dir"]).mkdir(parents=True, exist_ok=True)

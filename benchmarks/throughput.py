@@ -1,11 +1,14 @@
 """Learn-phase throughput of train.py's own loop, and its peak memory.
 
-    python benchmarks/throughput.py                       # HalfCheetah-v5, 256-256, batch 256, 1M buffer
-    python benchmarks/throughput.py --paths manual eager compile --json results/throughput_cpu.json
+    python benchmarks/throughput.py                       # HalfCheetah-v5, 256-256, batch 256, full 1M buffer
+    python benchmarks/throughput.py --threads 1 --paths manual eager
+    python benchmarks/throughput.py --fill 0              # only the rows the run itself writes (~6,000)
 
 Paths: manual is the hand-written backward (the CPU default), eager is autograd (`--backward
 autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path runs train.py's loop (one env step and one update per step, after learning starts) with
-the default preset. Steps/s is read from the loop's own SPS log over the measured window, after
+the default preset. By default the buffer starts full (`--fill`, synthetic rows), so every
+minibatch is gathered from a 1M-row tensor as in a long run, not from the few thousand rows a
+short run writes. Steps/s is read from the loop's own SPS log over the measured window, after
 a warm-up. Peak RSS is the process's high-water mark, which includes the preallocated buffer.
 """
 from __future__ import annotations
@@ -29,8 +32,22 @@ import csv, json, resource, sys, tempfile, time
 sys.path.insert(0, {str(ROOT)!r})
 import torch
 import train
+from ddpg.buffer import ReplayBuffer
 from ddpg.config import make_config
 torch.set_num_threads({args.threads}) if {args.threads} > 0 else None
+
+
+class FilledBuffer(ReplayBuffer):
+    # Starts with `fill` synthetic rows, as a long run's buffer holds; the run writes on after them.
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        fill = min({args.fill}, self.capacity)
+        self.storage[:fill].normal_(generator=torch.Generator(device=self.device).manual_seed(0))
+        self.size, self.pos = fill, fill % self.capacity
+
+
+train.ReplayBuffer = FilledBuffer
 d = tempfile.mkdtemp()
 learn, warm, steps = {args.learning_starts}, {args.warmup}, {args.steps}
 total = learn + warm + steps
@@ -54,6 +71,16 @@ print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - 
     return {"path": path, **json.loads(r.stdout.strip().splitlines()[-1])}
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -64,6 +91,7 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=1000, help="learn-phase steps before measuring")
     p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps that fill the buffer")
     p.add_argument("--buffer-size", type=int, default=1_000_000, help="preallocated replay capacity")
+    p.add_argument("--fill", type=int, default=1_000_000, help="synthetic rows the buffer starts with")
     p.add_argument("--log-interval", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -77,7 +105,8 @@ def main() -> int:
             print(f"{path:>10}: failed: {r['error']}")
         else:
             print(f"{path:>10}: {r['sps']:7.1f} learn-phase steps/s on {r['device']} ({r['threads']} threads), "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB with a {args.buffer_size:,}-transition buffer")
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB; buffer of {args.buffer_size:,} rows, "
+                  f"{min(args.fill, args.buffer_size):,} filled at the start")
     if args.json:
         try:
             gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
@@ -85,7 +114,8 @@ def main() -> int:
         except OSError:
             gpu = ""
         meta = {"env": args.env, "batch_size": 256, "hidden_sizes": [256, 256], "steps": args.steps,
-                "warmup": args.warmup, "buffer_size": args.buffer_size, "cpu": platform.processor() or platform.machine(),
+                "warmup": args.warmup, "buffer_size": args.buffer_size, "filled_rows": args.fill,
+                "cpu": cpu_model(),
                 "cpu_count": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}
         args.json.parent.mkdir(parents=True, exist_ok=True)
