@@ -39,19 +39,20 @@ def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str, ylabel: str,
-              label: str | None = None, show_runs: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              label: str | None = None, run_labels: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean of several runs' curves (seeds of one configuration) with their min–max band, to a PNG.
 
     The runs are compared on a common grid up to the shortest one, so every run contributes at every
-    point. `show_runs` also draws each run thinly. Returns the grid and the mean.
+    point. Given `run_labels`, each run is also drawn thinly, whole. Returns the grid and the mean.
     """
+    show_runs = run_labels is not None
     end = min(s[-1] for s, _ in curves)
     grid = np.unique(np.concatenate([s[s <= end] for s, _ in curves]))
     ys = np.stack([np.interp(grid, s, v) for s, v in curves])
     fig, ax = plt.subplots(figsize=(7, 4.2))
     if show_runs:
         for k, (s, v) in enumerate(curves):
-            ax.plot(s, v, lw=0.8, alpha=0.6, label=f"run {k + 1}" if len(curves) <= 5 else None)
+            ax.plot(s, v, lw=0.8, alpha=0.6, label=run_labels[k] if len(curves) <= 5 else None)
     ax.plot(grid, ys.mean(0), color="k" if show_runs else None, lw=1.8,
             label=label or f"mean of {len(curves)} run{'s' if len(curves) > 1 else ''}")
     if len(curves) > 1:
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         curves.append((steps, values))
     title = args.title or args.csvs[0].parent.parent.name  # runs/<env>/<run-name>/metrics.csv
-    grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, args.show_runs)
+    names = [p.stem if p.name != "metrics.csv" else p.parent.name for p in args.csvs]
+    grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)
     print(f"wrote {args.out}: {len(curves)} run(s), {len(grid)} points, last mean {mean[-1]:.1f}")
     return 0
 

@@ -3,6 +3,7 @@
     python sweep.py --envs HalfCheetah-v5 Hopper-v5 --seeds 0 1 2 --total-steps 1000000
     python sweep.py --resume sweeps/<name>       # go on after Ctrl-C, a kill or a reboot
     python sweep.py --summary sweeps/<name>      # markdown table + one curve PNG per env
+    python sweep.py --summary sweeps/<name> --export results/<name>   # the same, plus every trial's CSV
 
 Every train.py flag applies to all trials. Each trial runs train.py's `train` and keeps its
 weights, checkpoint, TensorBoard events and metrics.csv in <sweep-dir>/<env>/seed<k>/.
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "their checkpoints")
     m.add_argument("--summary", metavar="SWEEP_DIR", default=None,
                    help="print the results table, write it to SWEEP_DIR/summary.md and one curve PNG per env")
+    m.add_argument("--export", metavar="DIR", default=None,
+                   help="with --summary: also copy the table, the PNGs and each trial's metrics.csv (as "
+                        "<env>_seed<k>.csv) to DIR, e.g. to commit them while the sweep runs")
     add_config_flags(p.add_argument_group("train.py flags, applied to every trial"), exclude=PER_TRIAL)
     return p
 
@@ -256,11 +260,12 @@ def summarize(sweep_dir: Path) -> str:
     total, preset = cfg.total_steps, cfg.preset
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in spec['flags'].items()) or '(defaults)'}`; "
-             f"{total:,} steps per trial. Final = last deterministic evaluation "
-             f"({cfg.eval_episodes} episodes); best = highest evaluation during the run.", "",
-             "| env | preset | seeds | steps reached | final eval (mean ± std) | best eval (seed, step) |",
+             f"{total:,} steps per trial. Last = the latest deterministic evaluation "
+             f"({cfg.eval_episodes} episodes), which is the final one once a trial is done; best = the "
+             f"highest evaluation during the run. Seeds = trials with an evaluation so far.", "",
+             "| env | preset | seeds | steps reached | last eval (mean ± std) | best eval (seed, step) |",
              "|---|---|---|---|---|---|"]
-    per_trial = ["", "| env | seed | steps | final eval | best eval (step) | wall time | steps/s |",
+    per_trial = ["", "| env | seed | steps | last eval | best eval (step) | wall time | steps/s |",
                  "|---|---|---|---|---|---|---|"]
     for env_id in spec["envs"]:
         results = {s: trial_result(trial_dir(sweep_dir, env_id, s) / "metrics.csv", total) for s in spec["seeds"]}
@@ -285,13 +290,33 @@ def summarize(sweep_dir: Path) -> str:
             per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {r.get('final', math.nan):.1f} | "
                              f"{r.get('best', math.nan):.1f} ({r.get('best_step', 0):,}) | "
                              f"{r['wall_s'] / 3600:.2f} h | {r['sps']:.0f} |")
-        curves = [(r["eval_steps"], r["evals"]) for r in started.values() if len(r["evals"])]
-        if curves:
-            plot_runs(curves, sweep_dir / f"{env_id}.png", f"{env_id}, {preset} preset, {len(curves)} seeds",
-                      f"evaluation return ({cfg.eval_episodes} episodes)", show_runs=True)
+        plotted = {s: (r["eval_steps"], r["evals"]) for s, r in started.items() if len(r["evals"])}
+        if plotted:
+            plot_runs(list(plotted.values()), sweep_dir / f"{env_id}.png",
+                      f"{env_id}, {preset} preset, {len(plotted)} seeds",
+                      f"evaluation return ({cfg.eval_episodes} episodes)",
+                      run_labels=[f"seed {s}" for s in plotted])
     text = "\n".join(lines + per_trial) + "\n"
     (sweep_dir / SUMMARY_FILE).write_text(text)
     return text
+
+
+def export(sweep_dir: Path, dest: Path) -> None:
+    """Copy what a results folder keeps of a sweep: summary.md, the curve PNGs and every trial's metrics.csv."""
+    spec = load_spec(sweep_dir)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in [SUMMARY_FILE, *(f"{e}.png" for e in spec["envs"])]:
+            if (sweep_dir / name).is_file():
+                shutil.copy2(sweep_dir / name, dest / name)
+        for env_id in spec["envs"]:
+            for seed in spec["seeds"]:
+                csv_path = trial_dir(sweep_dir, env_id, seed) / "metrics.csv"
+                if csv_path.is_file():
+                    shutil.copy2(csv_path, dest / f"{env_id}_seed{seed}.csv")
+    except OSError as e:
+        raise DDPGError(f"--export {dest}: {e.strerror or e}") from None
+    print(f"exported to {dest}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,7 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.summary:
             print(summarize(Path(args.summary)), end="")
+            if args.export:
+                export(Path(args.summary), Path(args.export))
             return 0
+        if args.export:
+            raise DDPGError("--export goes with --summary SWEEP_DIR")
         if args.resume:
             spec = load_spec(Path(args.resume))
         else:
