@@ -115,3 +115,21 @@ def test_train_function_refuses_a_taken_folder(tmp_path):
     with pytest.raises(DDPGError, match="already holds a run"):
         train.train(cfg.__class__(**{**cfg.to_dict(), "hidden_sizes": (64, 64), "run_name": None}),
                     quiet=True, out_dir=next((tmp_path / "m" / "Pendulum-v1").iterdir()))
+
+
+def test_a_finished_run_is_a_row_in_tensorboards_hparams_tab(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    s = train.train(extension_config(tmp_path, 2000), quiet=True)
+    events = EventAccumulator(str(s["run_dir"]))
+    events.Reload()
+    start = [plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
+             for c in events.PluginTagToContent("hparams").values()
+             if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("session_start_info")]
+    assert len(start) == 1
+    hp = start[0].hparams
+    assert (hp["seed"].number_value, hp["batch_size"].number_value, hp["env"].string_value) == (3, 64, "Pendulum-v1")
+    assert hp["hidden_sizes"].string_value == "[64, 64]"
+    (final,) = events.Scalars("hparam/final_eval_return")
+    assert final.value == pytest.approx(s["eval_return"], rel=1e-6)
