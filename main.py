@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     # GLFW reports a missing display as warnings before failing; the failure gets its own one-line error.
     warnings.filterwarnings("ignore", module="glfw")
     # Heavy imports after the env var is set.
+    import gymnasium as gym
     import numpy as np
 
     import ddpg  # noqa: F401  (registers Rocket-v0)
@@ -96,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
                             + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
         mode = None if args.no_render else ("rgb_array" if record else "human")
-        env = make_env(args.env, render_mode=mode, **env_kwargs)
-        actor = ckpt_io.load_actor(path, args.env, env.observation_space, env.action_space)
-        print(f"policy: {path}", flush=True)
-        fps = env.metadata.get("render_fps", 30)
         with contextlib.ExitStack() as stack:
+            env = make_env(args.env, render_mode=mode, **env_kwargs)
             stack.callback(env.close)
+            actor = ckpt_io.load_actor(path, args.env, env.observation_space, env.action_space)
+            print(f"policy: {path}", flush=True)
+            fps = env.metadata.get("render_fps", 30)
             # The video is renamed into place only if every episode finished.
             video = stack.enter_context(VideoWriter(Path(record), fps)) if record else None
             try:
@@ -109,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
                     env, actor.act, args.episodes, args.seed,
                     on_step=(lambda: video.append(env.render())) if video else None,
                     on_episode=lambda k, ret, n: print(f"episode {k}: return {ret:.1f}, length {n}", flush=True))
-            except Exception as e:
-                # No pygame, no usable OpenGL (EGL, GLFW: mujoco.FatalError), no window: say so in one line.
-                if mode is None or isinstance(e, DDPGError):
+            except (gym.error.Error, RuntimeError, OSError, getattr(sys.modules.get("mujoco"), "FatalError",
+                                                                     RuntimeError)) as e:
+                # No pygame, no usable OpenGL (EGL; GLFW raises mujoco.FatalError), no window: one line.
+                if mode is None:
                     raise
                 gl = f", MUJOCO_GL={os.environ['MUJOCO_GL']}" if "MUJOCO_GL" in os.environ else ""
                 raise DDPGError(f"rendering {args.env} failed ({type(e).__name__}: "

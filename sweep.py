@@ -12,6 +12,7 @@ Ray Tune's own state (trial status, registered checkpoints) is in <sweep-dir>/tu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -40,6 +41,11 @@ PER_TRIAL = ("env", "seed", "models_dir", "runs_dir", "run_name", "resume")  # s
 UPLOAD_EXCLUDES = [".git", ".venv", "runs", "sweeps", "videos", "media", "results", "models/*/*/"]
 
 
+def trial_name(env_id: str, seed: int) -> str:
+    """A trial's name in Tune, and (as <env>/seed<k>) its folder in the sweep."""
+    return f"{env_id}_seed{seed}"
+
+
 def trial_dir(sweep_dir: Path, env_id: str, seed: int) -> Path:
     return ckpt_io.run_dir(sweep_dir, env_id, f"seed{seed}")
 
@@ -47,8 +53,17 @@ def trial_dir(sweep_dir: Path, env_id: str, seed: int) -> Path:
 def trial_flags(spec: dict[str, Any], env_id: str, seed: int) -> dict[str, Any]:
     """The explicit train.py flags of one trial: the sweep's own, plus where it keeps its files."""
     flags = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["flags"].items()}  # JSON has no tuples
+    if spec["gpus_per_trial"] == 0:
+        flags.setdefault("device", "cpu")  # Ray hides no GPU from a 0-GPU trial; it must not take one uncounted
+    out = trial_dir(Path(spec["sweep_dir"]), env_id, seed)
     return {**flags, "env": env_id, "seed": seed, "models_dir": spec["sweep_dir"], "runs_dir": spec["sweep_dir"],
-            "run_name": f"seed{seed}"}
+            "run_name": out.name}
+
+
+def newest_checkpoint(*paths: Path) -> Path | None:
+    """Of the checkpoint files that exist, the one furthest into the run (Tune's copy can trail the trial's own)."""
+    found = [(ckpt_io.load(p, "checkpoint")["step"], p) for p in paths if p.is_file()]
+    return max(found, key=lambda f: f[0])[1] if found else None
 
 
 def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -60,14 +75,16 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
     env_id, seed = params["env"], params["seed"]
     flags = trial_flags(spec, env_id, seed)
     out = trial_dir(Path(spec["sweep_dir"]), env_id, seed)
-    registered = tune.get_checkpoint()
-    if registered is not None:  # a retry after a failure, or a restored sweep
-        with registered.as_directory() as d:
-            cfg, state, _ = train.resolve_config({**flags, "resume": str(Path(d) / ckpt_io.CHECKPOINT_FILE)})
-    elif (out / ckpt_io.CHECKPOINT_FILE).is_file():  # saved, but the sweep died before Tune recorded it
-        cfg, state, _ = train.resolve_config({**flags, "resume": str(out / ckpt_io.CHECKPOINT_FILE)})
-    else:
-        cfg, state = make_config(flags), None
+    for stale in out.glob(".tune-*"):  # a hand-over to Tune cut short by a kill
+        shutil.rmtree(stale, ignore_errors=True)
+    registered = tune.get_checkpoint()  # set on a retry after a failure, and in a restored sweep
+    with registered.as_directory() if registered else contextlib.nullcontext(None) as d:
+        # The trial's own checkpoint can be newer: saved, but the sweep died before Tune recorded it.
+        path = newest_checkpoint(*([Path(d) / ckpt_io.CHECKPOINT_FILE] if d else []), out / ckpt_io.CHECKPOINT_FILE)
+        if path is not None:
+            cfg, state, _ = train.resolve_config({**flags, "resume": str(path)})
+        else:
+            cfg, state = make_config(flags), None
 
     last = {"step": state["step"] if state else 0,
             "eval_return": state.get("last_eval_return", math.nan) if state else math.nan}
@@ -104,11 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "[default: start Ray on this machine]")
     r.add_argument("--cpus", type=int, default=None,
                    help="CPUs the local Ray may use, to leave some free [default: all of this machine's]")
-    r.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs per trial; also its torch thread count")
-    r.add_argument("--gpus-per-trial", type=float, default=0.0,
-                   help="GPUs per trial; fractions share a GPU (0.25: four trials per GPU)")
-    r.add_argument("--max-failures", type=int, default=3,
-                   help="times a failed trial is retried from its last checkpoint")
+    r.add_argument("--cpus-per-trial", type=int, default=None,
+                   help="CPUs per trial; also its torch thread count [default: 1]")
+    r.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs per trial; fractions share a GPU (0.25: four trials per GPU) [default: 0]")
+    r.add_argument("--max-failures", type=int, default=None,
+                   help="times a failed trial is retried from its last checkpoint [default: 3]")
     m = p.add_argument_group("other modes")
     m.add_argument("--resume", metavar="SWEEP_DIR", default=None,
                    help="go on with an interrupted sweep: finished trials stay, the others continue from "
@@ -124,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def new_spec(args: argparse.Namespace) -> dict[str, Any]:
     """Check a new sweep's arguments completely, before anything is started or written."""
+    for name, default in (("cpus_per_trial", 1), ("gpus_per_trial", 0.0), ("max_failures", 3)):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     if not args.envs or not args.seeds:
         raise DDPGError("a sweep needs --envs and --seeds (or --resume DIR, or --summary DIR)")
     for what, items in (("env", args.envs), ("seed", args.seeds)):
@@ -215,32 +236,40 @@ def run(spec: dict[str, Any], resume: bool) -> int:
             trainable,
             param_space={"env": tune.grid_search(spec["envs"]), "seed": tune.grid_search(spec["seeds"])},
             tune_config=tune.TuneConfig(
-                trial_name_creator=lambda t: f"{t.config['env']}_seed{t.config['seed']}",
-                trial_dirname_creator=lambda t: f"{t.config['env']}_seed{t.config['seed']}"),
+                trial_name_creator=lambda t: trial_name(t.config["env"], t.config["seed"]),
+                trial_dirname_creator=lambda t: trial_name(t.config["env"], t.config["seed"])),
             run_config=tune.RunConfig(
                 name=TUNE_DIR, storage_path=str(sweep_dir), verbose=1,
                 failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
     results = tuner.fit()
-    failed = [r for r in results if r.error is not None]
     print(summarize(sweep_dir))
+    failed = [r for r in results if r.error is not None]
+    unfinished = [r for r in results if r.error is None and (r.metrics or {}).get("step", 0) <
+                  make_config(trial_flags(spec, r.config["env"], r.config["seed"])).total_steps]
     if failed:
         print(f"error: {len(failed)} trial(s) failed after {spec['max_failures']} retries: "
               f"{', '.join(str(r.path) for r in failed)}; fix the cause, then run: python sweep.py --resume "
               f"{sweep_dir}", file=sys.stderr)
         return 1
+    if unfinished:  # Ctrl-C: Tune stops the trials and returns normally
+        print(f"stopped with {len(unfinished)} trial(s) unfinished; go on with: python sweep.py --resume {sweep_dir}",
+              file=sys.stderr)
+        return 130
     return 0
 
 
-def trial_result(csv_path: Path, total_steps: int) -> dict[str, Any] | None:
-    """What one trial's metrics.csv says: steps reached, evaluations, wall time."""
+def trial_result(folder: Path, total_steps: int) -> dict[str, Any] | None:
+    """What one trial's metrics.csv and actor.pt say: steps reached, evaluations, wall time."""
     from plot import read_curve
 
+    csv_path = folder / "metrics.csv"
     if not csv_path.is_file():
         return None
     eval_steps, evals = read_curve(csv_path, "eval/return")
     sps_steps, sps = read_curve(csv_path, "charts/sps")
-    steps = int(sps_steps[-1]) if len(sps_steps) else 0
+    saved = ckpt_io.load(folder / ckpt_io.ACTOR_FILE, "actor")["step"] if (folder / ckpt_io.ACTOR_FILE).is_file() else 0
+    steps = max(int(sps_steps[-1]) if len(sps_steps) else 0, saved)  # the final step need not be a log step
     intervals = np.diff(np.concatenate([[0], sps_steps]))
     wall = float(np.sum(intervals / sps)) if len(sps) else math.nan  # each sps row covers the steps since the last
     out = {"steps": steps, "done": steps >= total_steps, "eval_steps": eval_steps, "evals": evals,
@@ -256,19 +285,20 @@ def summarize(sweep_dir: Path) -> str:
     from plot import plot_runs
 
     spec = load_spec(sweep_dir)
-    cfg = make_config(trial_flags(spec, spec["envs"][0], spec["seeds"][0]))
-    total, preset = cfg.total_steps, cfg.preset
+    flags = " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                     for k, v in spec["flags"].items())
     lines = [f"# Sweep `{spec['name']}`", "",
-             f"Flags: `{' '.join(f'--{k.replace(chr(95), chr(45))} {v}' for k, v in spec['flags'].items()) or '(defaults)'}`; "
-             f"{total:,} steps per trial. Last = the latest deterministic evaluation "
-             f"({cfg.eval_episodes} episodes), which is the final one once a trial is done; best = the "
-             f"highest evaluation during the run. Seeds = trials with an evaluation so far.", "",
+             f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml. "
+             f"Last = the latest deterministic evaluation, which is the final one once a trial is done; best = "
+             f"the highest evaluation during the run. Seeds = trials with an evaluation so far.", "",
              "| env | preset | seeds | steps reached | last eval (mean ± std) | best eval (seed, step) |",
              "|---|---|---|---|---|---|"]
     per_trial = ["", "| env | seed | steps | last eval | best eval (step) | wall time | steps/s |",
                  "|---|---|---|---|---|---|---|"]
     for env_id in spec["envs"]:
-        results = {s: trial_result(trial_dir(sweep_dir, env_id, s) / "metrics.csv", total) for s in spec["seeds"]}
+        cfg = make_config(trial_flags(spec, env_id, spec["seeds"][0]))
+        total, preset = cfg.total_steps, cfg.preset
+        results = {s: trial_result(trial_dir(sweep_dir, env_id, s), total) for s in spec["seeds"]}
         started = {s: r for s, r in results.items() if r is not None}
         finals = [r["final"] for r in started.values() if "final" in r]
         steps = [r["steps"] for r in started.values()]
@@ -322,6 +352,12 @@ def export(sweep_dir: Path, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        mode = "--summary" if args.summary else "--resume" if args.resume else None
+        allowed = {"--summary": {"summary", "export"}, "--resume": {"resume", "address", "cpus"}}.get(mode)
+        extra = sorted(k for k, v in vars(args).items() if v is not None and allowed is not None and k not in allowed)
+        if extra:
+            raise DDPGError(f"{mode} takes the sweep as it was started; drop --{extra[0].replace('_', '-')} "
+                            f"(a sweep's grid and flags are fixed in its {SPEC_FILE})")
         if args.summary:
             print(summarize(Path(args.summary)), end="")
             if args.export:

@@ -126,7 +126,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     if cfg.run_name is None:
         cfg = dataclasses.replace(cfg, run_name=f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
-    run_dir = Path(cfg.runs_dir) / cfg.env / cfg.run_name
+    run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
     if resume_state is None:
         for held in (out_dir / ckpt_io.CHECKPOINT_FILE, out_dir / ckpt_io.ACTOR_FILE):
             if held.exists():
@@ -161,7 +161,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
-    logger = Logger(run_dir, cfg.to_dict(), resume_step=step if resume_state is not None else None)
+    logger = Logger(run_dir, cfg.to_dict(), step)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
     def header() -> dict[str, Any]:
@@ -309,13 +309,19 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
             "checkpoint": out_dir / ckpt_io.CHECKPOINT_FILE, "actor": out_dir / ckpt_io.ACTOR_FILE}
 
 
+def resume_folder(path: Path, state: dict[str, Any]) -> Path | None:
+    """Where a resumed run saves: beside its checkpoint, unless that sits straight in <models-dir>/<env>/
+    (the layout before run folders), where the shipped actor.pt lives: then in a new run folder."""
+    return None if path.parent.name == state["env_id"] else path.parent
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
     try:
         cfg, state, path = resolve_config(explicit_args(args))
         if state is not None:
             print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
-        summary = train(cfg, state, out_dir=path.parent if path else None)  # a resumed run saves beside its checkpoint
+        summary = train(cfg, state, out_dir=resume_folder(path, state) if path else None)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -26,7 +26,8 @@ REQUIRED_KEYS = {
 
 
 def env_dir(models_dir: str | Path, env_id: str) -> Path:
-    """Where an env's runs live. A file directly in it (actor.pt) is the shipped policy; training never writes there."""
+    """Where an env's runs live, one folder each. A file directly in it (actor.pt) is the shipped policy:
+    train.py saves only into run folders (train.resume_folder keeps old-layout resumes out of it too)."""
     return Path(models_dir) / env_id
 
 

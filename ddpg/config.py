@@ -142,8 +142,7 @@ def add_config_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup, exclu
         if f.type in ("bool", bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             continue
-        kind = {"int": int, "float": float, "str": str, "tuple[int, ...]": int, "str | None": str}[f.type]
-        p.add_argument(flag, type=kind, default=None, help=help_text, **meta)
+        p.add_argument(flag, type=FIELD_TYPES[f.type][0], default=None, help=help_text, **meta)
 
 
 def explicit_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -153,6 +152,12 @@ def explicit_args(args: argparse.Namespace) -> dict[str, Any]:
         out["hidden_sizes"] = tuple(out["hidden_sizes"])
     return out
 
+
+# Config's field types (as annotated): the command-line parser of one value, and what TOML may give for it.
+FIELD_TYPES: dict[str, tuple[Any, tuple[type, ...]]] = {
+    "int": (int, (int,)), "float": (float, (int, float)), "str": (str, (str,)), "bool": (None, (bool,)),
+    "tuple[int, ...]": (int, (list,)), "str | None": (str, (str,)),
+}
 
 # Per-env settings, by preset then env id: what train.py and sweep.py use for that env unless a flag says otherwise.
 ENV_SETTINGS_FILE = Path(__file__).with_name("env_settings.toml")
@@ -170,14 +175,13 @@ def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> di
         raise DDPGError(f"cannot read the per-env settings {path}: {e}") from None
     entry = table.get(preset, {}).get(env_id, {})
     allowed = {f.name: f for f in fields(Config) if f.name not in NOT_PER_ENV}
-    kinds = {"int": int, "float": (int, float), "str": str, "bool": bool, "tuple[int, ...]": list}
     for key, value in entry.items():
         where = f"{path}: [{preset}.\"{env_id}\"]"
         if key not in allowed:
             raise DDPGError(f"{where} sets {key!r}, which is not a per-env setting; "
                             f"known: {', '.join(sorted(allowed))}")
-        kind = kinds[allowed[key].type]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        toml_types = FIELD_TYPES[allowed[key].type][1]
+        if not isinstance(value, toml_types) or (isinstance(value, bool) and bool not in toml_types):
             raise DDPGError(f"{where} sets {key} = {value!r}, which is not of type {allowed[key].type}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
 

@@ -63,7 +63,7 @@ def follow_agent(env: gym.Env) -> None:
         renderer.default_cam_config = {**config, "type": mujoco.mjtCamera.mjCAMERA_TRACKING, "trackbodyid": body}
         renderer.camera_id = None  # -1 would reset the camera to FREE before every offscreen frame
         # A plane collides everywhere but is drawn only within its size: widen the drawn floor too,
-        # so a fast agent does not run off it into the void (HalfCheetah covers ~100 m an episode).
+        # so a fast agent does not run off it into the void (HalfCheetah covers ~80 m an episode).
         for g in np.flatnonzero(model.geom_type == int(mujoco.mjtGeom.mjGEOM_PLANE)):
             old = model.geom_size[g, :2].copy()
             if np.all(old > 0) and np.all(old < FLOOR_HALF_SIZE):

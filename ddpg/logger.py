@@ -14,20 +14,20 @@ CSV_FILE = "metrics.csv"
 class Logger:
     """Scalars to TensorBoard and to `<run_dir>/metrics.csv` (long format: step, tag, value).
 
-    On resume from step S, rows after S are dropped from the CSV and TensorBoard purges its
-    events after S, so the curves continue from the checkpoint as if the run had not stopped.
+    The logs go on from `step`, the checkpoint's: rows after it are dropped from the CSV and
+    TensorBoard purges its events after it, so the curves continue as if the run had not stopped.
+    At step 0 (a fresh run) that clears what an earlier attempt that never checkpointed logged.
     """
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], step: int) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        purge = None if resume_step is None else resume_step + 1
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=purge)
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=step + 1)
         self.csv_path = self.run_dir / CSV_FILE
-        if resume_step is not None and self.csv_path.exists():
-            self._truncate_csv(resume_step)
-        new = not self.csv_path.exists()
-        self._file = open(self.csv_path, "a", newline="")
+        new = step == 0 or not self.csv_path.exists()
+        if not new:
+            self._truncate_csv(step)
+        self._file = open(self.csv_path, "w" if new else "a", newline="")
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(["step", "tag", "value"])

@@ -34,6 +34,7 @@ def test_every_shipped_entry_builds_a_valid_config():
     ('[tuned."Pendulum-v1"]\nseed = 3\n', "'seed', which is not a per-env setting"),
     ('[tuned."Pendulum-v1"]\ngamma = "0.9"\n', "gamma = '0.9', which is not of type float"),
     ('[tuned."Pendulum-v1"]\nbatch_size = 64.0\n', "which is not of type int"),
+    ('[tuned."Pendulum-v1"]\ngamma = true\n', "which is not of type float"),
     ('[tuned."Pendulum-v1"\n', "cannot read"),
 ])
 def test_a_typo_in_the_file_is_a_one_line_error(tmp_path, text, needle):

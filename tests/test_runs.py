@@ -118,18 +118,36 @@ def test_train_function_refuses_a_taken_folder(tmp_path):
 
 
 def test_a_finished_run_is_a_row_in_tensorboards_hparams_tab(tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     s = train.train(extension_config(tmp_path, 2000), quiet=True)
-    events = EventAccumulator(str(s["run_dir"]))
-    events.Reload()
-    start = [plugin_data_pb2.HParamsPluginData.FromString(c).session_start_info
-             for c in events.PluginTagToContent("hparams").values()
-             if plugin_data_pb2.HParamsPluginData.FromString(c).HasField("session_start_info")]
-    assert len(start) == 1
-    hp = start[0].hparams
+    sessions, finals = [], []
+    for events in s["run_dir"].glob("events.out.tfevents.*"):  # every record, none merged by tag
+        for event in EventFileLoader(str(events)).Load():
+            for v in event.summary.value:
+                if v.tag == "_hparams_/session_start_info":
+                    content = v.metadata.plugin_data.content
+                    sessions.append(plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info)
+                elif v.tag == "hparam/final_eval_return":
+                    finals.append(v.tensor.float_val[0] if v.tensor.float_val else v.simple_value)
+    assert len(sessions) == 1 and len(finals) == 1
+    hp = sessions[0].hparams
     assert (hp["seed"].number_value, hp["batch_size"].number_value, hp["env"].string_value) == (3, 64, "Pendulum-v1")
     assert hp["hidden_sizes"].string_value == "[64, 64]"
-    (final,) = events.Scalars("hparam/final_eval_return")
-    assert final.value == pytest.approx(s["eval_return"], rel=1e-6)
+    assert finals[0] == pytest.approx(s["eval_return"], rel=1e-6)
+
+
+def test_a_fresh_start_replaces_the_logs_of_an_attempt_that_never_checkpointed(tmp_path, monkeypatch):
+    from test_train import read_csv, sabotaged_make_env
+
+    cfg = extension_config(tmp_path, 1200)
+    cfg = cfg.__class__(**{**cfg.to_dict(), "hidden_sizes": (64, 64), "run_name": "again"})
+    sabotaged_make_env(monkeypatch, at=450, mode="crash")  # before the first checkpoint (an episode end ≥ 50k)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train.train(cfg, quiet=True)
+    monkeypatch.undo()
+    s = train.train(cfg, quiet=True)  # the same run name, started again from scratch
+    keys = [(r["step"], r["tag"]) for r in read_csv(s["run_dir"])]
+    assert len(keys) == len(set(keys)) and ("1200", "eval/return") not in keys
+    assert [int(r["step"]) for r in read_csv(s["run_dir"]) if r["tag"] == "eval/return"] == [1000]

@@ -131,7 +131,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == finished  # seed 0 was not rerun
     resumed = d / "Pendulum-v1" / "seed1"
     assert ckpt_io.load(resumed / "actor.pt", "actor")["step"] == 2400
-    keys = [(r[0], r[1]) for r in rows(resumed / "metrics.csv") if r[1] != "charts/sps"]
+    keys = [(r[0], r[1]) for r in rows(resumed / "metrics.csv")]
     assert len(keys) == len(set(keys))  # no step logged twice across the restart
     assert "| Pendulum-v1 | tuned | 2 of 2 | 2,400 |" in (d / "summary.md").read_text()
 
@@ -167,3 +167,44 @@ def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
     assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "0", "--sweep-dir", str(d)]) == 2
     assert "--resume" in capsys.readouterr().err
     assert json.loads((d / sweep.SPEC_FILE).read_text()) == {"name": "x"}
+
+
+def fake_trial(folder, last_logged, saved_step, evals):
+    """A trial folder as train.py leaves it: metrics.csv logged up to `last_logged`, actor.pt at `saved_step`."""
+    folder.mkdir(parents=True)
+    lines = ["step,tag,value"] + [f"{s},charts/sps,100" for s in range(1000, last_logged + 1, 1000)]
+    lines += [f"{s},eval/return,{v}" for s, v in evals]
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    actor = dict.fromkeys(ckpt_io.REQUIRED_KEYS["actor"], 0)
+    torch.save({**actor, "kind": "actor", "format_version": 1, "step": saved_step}, folder / "actor.pt")
+
+
+def test_summary_uses_each_envs_own_budget_and_the_saved_final_step(tmp_path):
+    d = tmp_path / "fake"
+    d.mkdir()
+    spec = {"name": "fake", "sweep_dir": str(d), "envs": ["Pendulum-v1", "InvertedPendulum-v5"], "seeds": [0, 1],
+            "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    # Pendulum's budget is 100k (env_settings.toml); its last log row is 99,000, its final save 100,000.
+    fake_trial(d / "Pendulum-v1" / "seed0", 99_000, 100_000, [(50_000, -300.0), (100_000, -150.0)])
+    fake_trial(d / "Pendulum-v1" / "seed1", 99_000, 100_000, [(50_000, -200.0), (100_000, -250.0)])
+    # InvertedPendulum's budget is 1M: at 100k it is still running.
+    fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, 100_000, [(100_000, 1000.0)])
+    table = sweep.summarize(d)
+    assert "| Pendulum-v1 | tuned | 2 of 2 | 100,000 | -200.0 ± 50.0 | -150.0 (seed 0, 100,000) |" in table
+    assert "| InvertedPendulum-v5 | tuned | 1 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 |" in table
+    assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
+    assert "| InvertedPendulum-v5 | 1 | not started |" in table
+    assert "| Pendulum-v1 | 1 | 100,000 | -250.0 | -200.0 (50,000) | 0.28 h | 101 |" in table
+
+
+def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_path):
+    paths = []
+    for name, step in (("tune", 400), ("own", 800)):
+        state = dict.fromkeys(ckpt_io.REQUIRED_KEYS["checkpoint"], 0)
+        (tmp_path / name).mkdir()
+        torch.save({**state, "kind": "checkpoint", "format_version": 1, "step": step}, tmp_path / name / "c.pt")
+        paths.append(tmp_path / name / "c.pt")
+    assert sweep.newest_checkpoint(*paths) == paths[1]
+    assert sweep.newest_checkpoint(paths[0], tmp_path / "missing.pt") == paths[0]
+    assert sweep.newest_checkpoint(tmp_path / "missing.pt") is None
