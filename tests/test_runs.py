@@ -151,3 +151,10 @@ def test_a_fresh_start_replaces_the_logs_of_an_attempt_that_never_checkpointed(t
     keys = [(r["step"], r["tag"]) for r in read_csv(s["run_dir"])]
     assert len(keys) == len(set(keys)) and ("1200", "eval/return") not in keys
     assert [int(r["step"]) for r in read_csv(s["run_dir"]) if r["tag"] == "eval/return"] == [1000]
+
+
+def test_an_old_layout_checkpoint_resumes_into_a_run_folder_not_beside_the_shipped_actor(tmp_path):
+    state = {"env_id": "HalfCheetah-v5"}
+    assert train.resume_folder(tmp_path / "models" / "HalfCheetah-v5" / "checkpoint.pt", state) is None
+    run = tmp_path / "models" / "HalfCheetah-v5" / "tuned-seed0-20261125-120000"
+    assert train.resume_folder(run / "checkpoint.pt", state) == run

@@ -158,6 +158,8 @@ def test_resume_or_summary_of_a_folder_without_a_sweep(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "holds no sweep" in err[0], err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+    assert sweep.main(["--resume", str(tmp_path), "--total-steps", "5"]) == 2  # a sweep's flags are fixed
+    assert "drop --total-steps" in capsys.readouterr().err
 
 
 def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
