@@ -25,13 +25,13 @@ def agent_pixels(frame: np.ndarray) -> int:
 
 def test_video_keeps_the_running_cheetah_in_frame(tmp_path):
     r = run("main.py", "--weights", str(SHIPPED_CHEETAH), "--episodes", "1", "--record", str(tmp_path / "c.mp4"),
-            cwd=tmp_path)
+            "--env-kwargs", "width=240", "height=240", cwd=tmp_path)  # a quarter of the pixels: 4x faster
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.split("return ")[1].split(",")[0]) > 5000  # it runs far: ~80 m in an episode
     frames = imageio.mimread(tmp_path / "c.mp4", memtest=False)
     assert len(frames) == 1001
     counts = [agent_pixels(frames[i]) for i in (0, 100, 300, 500, 900, 1000)]
-    assert min(counts) > 1000, counts
+    assert min(counts) > 250, counts
 
 
 @pytest.mark.parametrize("env_id", ["Ant-v5", "Walker2d-v5", "Swimmer-v5"])

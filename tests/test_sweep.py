@@ -110,30 +110,31 @@ def test_killed_trial_is_retried_from_its_checkpoint_and_ends_bit_identical(tmp_
 
 def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local_ray):
     d = tmp_path / "driver"
-    cmd = [sys.executable, str(ROOT / "sweep.py"), "--address", local_ray, "--cpus-per-trial", "2"]
+    cmd = [sys.executable, str(ROOT / "sweep.py"), "--address", local_ray]
     # Two CPUs per trial on a 2-CPU Ray: the trials run one after the other.
     driver = subprocess.Popen([*cmd, "--envs", "Pendulum-v1", "--seeds", "0", "1", "--sweep-dir", str(d),
-                               "--total-steps", "2400", *TINY_FLAGS], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--cpus-per-trial", "2", "--total-steps", "1600", *TINY_FLAGS],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first, second = d / "Pendulum-v1" / "seed0", d / "tune" / "Pendulum-v1_seed1"
     deadline = time.time() + 240
     while time.time() < deadline:
-        done = (first / "actor.pt").exists() and ckpt_io.load(first / "actor.pt", "actor")["step"] == 2400
+        done = (first / "actor.pt").exists() and ckpt_io.load(first / "actor.pt", "actor")["step"] == 1600
         if done and second.exists() and list(second.glob("checkpoint_*")):
             break
         time.sleep(0.05)
     driver.kill()
     driver.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
-    assert ckpt_io.load(d / "Pendulum-v1" / "seed1" / "checkpoint.pt", "checkpoint")["step"] < 2400
+    assert ckpt_io.load(d / "Pendulum-v1" / "seed1" / "checkpoint.pt", "checkpoint")["step"] < 1600
 
     r = subprocess.run([*cmd, "--resume", str(d)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == finished  # seed 0 was not rerun
     resumed = d / "Pendulum-v1" / "seed1"
-    assert ckpt_io.load(resumed / "actor.pt", "actor")["step"] == 2400
+    assert ckpt_io.load(resumed / "actor.pt", "actor")["step"] == 1600
     keys = [(r[0], r[1]) for r in rows(resumed / "metrics.csv")]
     assert len(keys) == len(set(keys))  # no step logged twice across the restart
-    assert "| Pendulum-v1 | tuned | 2 of 2 | 2,400 |" in (d / "summary.md").read_text()
+    assert "| Pendulum-v1 | tuned | 2 of 2 | 1,600 |" in (d / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("argv, needle", [
