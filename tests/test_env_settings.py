@@ -58,6 +58,12 @@ class ImageObservationEnv(DictObservationEnv):
     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), dtype=np.uint8)
 
 
+def test_car_racing_images_are_refused_with_what_is_supported():
+    pytest.importorskip("Box2D")
+    with pytest.raises(DDPGError, match=r"CarRacing-v3 has observations Box\(0, 255, \(96, 96, 3\).*supported"):
+        make_env("CarRacing-v3")
+
+
 @pytest.mark.parametrize("cls", [DictObservationEnv, ImageObservationEnv])
 def test_non_flat_observations_are_refused(cls):
     env_id = f"Test{cls.__name__}-v0"

@@ -1,0 +1,94 @@
+"""results/benchmark.md: one row per env from finished sweeps, beside published DDPG figures.
+
+    python benchmarks/results_table.py ~/sweeps/* --out results/benchmark.md
+
+For each env, the sweep that has run it furthest is used. "Final" is the last deterministic
+evaluation of each trial that reached its budget (mean ± std over those seeds); "best" is the
+highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
+each with its source, env version and metric, since they are not measured the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sweep  # noqa: E402
+from ddpg.config import make_config  # noqa: E402
+from ddpg.errors import DDPGError  # noqa: E402
+
+ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
+        "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
+        "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "Pendulum-v1", "MountainCarContinuous-v0", "Rocket-v0"]
+UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here take flat vectors"}
+# Where no DDPG figure is published: what shows the task is learned.
+LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
+
+
+def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int] | None:
+    """(sweep, {seed: trial result}, budget) of the sweep that ran env_id furthest."""
+    best = None
+    for d in sweep_dirs:
+        spec = sweep.load_spec(d)
+        if env_id not in spec["envs"]:
+            continue
+        total = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0])).total_steps
+        results = {s: r for s in spec["seeds"]
+                   if (r := sweep.trial_result(sweep.trial_dir(d, env_id, s), total)) is not None}
+        reached = sum(r["steps"] for r in results.values())
+        if results and (best is None or reached > best[3]):
+            best = (d, results, total, reached)
+    return best[:3] if best else None
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweeps", nargs="+", type=Path, help="sweep folders (those without a sweep.json are skipped)")
+    p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
+    p.add_argument("--out", type=Path, default=None, help="write the table here too")
+    args = p.parse_args()
+    sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
+    with open(args.published, newline="") as f:
+        published = list(csv.DictReader(f))
+    lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
+             "(source, version, metric) | at or above it? |", "|---|---|---|---|---|---|---|"]
+    try:
+        for env_id in ENVS:
+            refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
+            ref_text = "; ".join(f"{float(r['return']):g} ({r['source']}, {r['env_version']}, {r['metric']})"
+                                 for r in refs) or (f"none; learned at ≥ {LEARNED[env_id]}" if env_id in LEARNED
+                                                    else "none")
+            target = float(refs[0]["return"]) if refs else LEARNED.get(env_id)
+            found = env_results(sweep_dirs, env_id)
+            if found is None:
+                lines.append(f"| {env_id} | not run yet | – | – | – | {ref_text} | – |")
+                continue
+            _, results, total = found
+            done = [r for r in results.values() if r["done"] and "final" in r]
+            finals = [r["final"] for r in done]
+            steps = max(r["steps"] for r in results.values())
+            best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
+            final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "running"
+            verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
+            lines.append(f"| {env_id} | {steps:,} ({total:,}) | {len(done)} of {len(results)} | {final} | "
+                         f"{best:.1f} | {ref_text} | {verdict} |")
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for env_id, why in UNSUPPORTED.items():
+        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – |")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
