@@ -38,6 +38,7 @@ from throughput import cpu_model, one_path  # noqa: E402
 
 ENV = "HalfCheetah-v5"
 BUFFER = 1_000_000
+LABELS = {"project": "project", "sb3": "SB3"}
 # The shared settings. The project's side takes them from its default preset; main() checks they agree.
 SETTINGS: dict[str, Any] = dict(hidden_sizes=(256, 256), batch_size=256, buffer_size=BUFFER, actor_lr=3e-4,
                                 critic_lr=3e-4, gamma=0.99, tau=0.005, noise="ou", noise_sigma=0.1, ou_theta=0.15,
@@ -174,14 +175,15 @@ def main() -> int:
             for side in order:
                 pair[side] = sides[side](threads, args)
             results.append(pair)
-            errors = [f"{s} failed: {pair[s]['error']}" for s in order if "error" in pair[s]]
+            errors = [f"{LABELS[x]} failed: {pair[x]['error']}" for x in order if "error" in pair[x]]
             if errors:
                 print(f"  pair {i + 1}: " + "; ".join(errors))
                 continue
             pair["ratio"] = pair["project"]["sps"] / pair["sb3"]["sps"]
             done.append(pair)
-            print(f"  pair {i + 1} ({' then '.join(order)}): project {pair['project']['sps']:7.1f} steps/s, "
-                  f"SB3 {pair['sb3']['sps']:7.1f}, ratio {pair['ratio']:.2f}")
+            print(f"  pair {i + 1} ({' then '.join(LABELS[x] for x in order)}): "
+                  f"project {pair['project']['sps']:7.1f} steps/s, SB3 {pair['sb3']['sps']:7.1f}, "
+                  f"ratio {pair['ratio']:.2f}")
         if not done:
             continue
         ratios = [d["ratio"] for d in done]
