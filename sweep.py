@@ -88,6 +88,10 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
 
     last = {"step": state["step"] if state else 0,
             "eval_return": state.get("last_eval_return", math.nan) if state else math.nan}
+    if last["step"] >= cfg.total_steps:
+        # Finished, but the driver died before Tune recorded it: report, and leave its files untouched.
+        tune.report(dict(last))
+        return
 
     def on_eval(step: int, value: float) -> None:
         last.update(step=step, eval_return=value)

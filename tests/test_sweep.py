@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,11 @@ def test_grid_of_two_envs_and_two_seeds(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "main.py"), "--env", "Pendulum-v1", "--models-dir", str(d),
                         "--run", "seed1", "--no-render", "--episodes", "1"], capture_output=True, text=True)
     assert r.returncode == 0 and "seed1/actor.pt" in r.stdout, r.stderr
+    # A driver killed before Tune recorded the trials as finished: the resume leaves their files untouched.
+    files = {p: p.stat().st_mtime_ns for p in d.glob("*/seed*/*")}
+    shutil.rmtree(d / "tune")
+    assert sweep.main(["--resume", str(d)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in d.glob("*/seed*/*")} == files
 
 
 def last_result(trial_path):
