@@ -2,8 +2,9 @@
 
     python benchmarks/results_table.py ~/sweeps/* --out results/benchmark.md
 
-For each env, the sweep that has run it furthest is used. "Final" is the last deterministic
-evaluation of each trial that reached its budget (mean ± std over those seeds); "best" is the
+For each env, the sweep that has run it furthest is used. The budget is the env's own (its entry in
+ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked as short, and is not judged.
+"Final" is the last deterministic evaluation of each trial that reached the sweep's step count (mean ± std over those seeds); "best" is the
 highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
 each with its source, env version and metric, since they are not measured the same way.
 """
@@ -31,8 +32,9 @@ UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here ta
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
 
 
-def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int] | None:
-    """(sweep, {seed: trial result}, budget) of the sweep that ran env_id furthest."""
+def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int, int] | None:
+    """(sweep, {seed: result of each started trial}, the sweep's step count, its number of seeds) of the
+    sweep that ran env_id furthest."""
     best = None
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
@@ -43,8 +45,8 @@ def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int] |
                    if (r := sweep.trial_result(sweep.trial_dir(d, env_id, s), total)) is not None}
         reached = sum(r["steps"] for r in results.values())
         if results and (best is None or reached > best[3]):
-            best = (d, results, total, reached)
-    return best[:3] if best else None
+            best = (d, results, total, len(spec["seeds"]), reached)
+    return best[:4] if best else None
 
 
 def main() -> int:
@@ -69,14 +71,17 @@ def main() -> int:
             if found is None:
                 lines.append(f"| {env_id} | not run yet | – | – | – | {ref_text} | – |")
                 continue
-            _, results, total = found
+            _, results, total, n_seeds = found
+            budget = make_config({"env": env_id}).total_steps  # the env's own budget, whatever the sweep ran
             done = [r for r in results.values() if r["done"] and "final" in r]
             finals = [r["final"] for r in done]
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
             final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "running"
             verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
-            lines.append(f"| {env_id} | {steps:,} ({total:,}) | {len(done)} of {len(results)} | {final} | "
+            if total < budget:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
+                verdict = f"– (a {total:,}-step run, short of the budget)"
+            lines.append(f"| {env_id} | {steps:,} ({budget:,}) | {len(done)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} |")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
