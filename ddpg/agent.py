@@ -1,6 +1,7 @@
 """The DDPG agent: acting, the update of Algorithm 1 (Lillicrap et al. 2015), and its full state."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,9 @@ from ddpg.config import Config
 from ddpg.networks import Actor, Critic
 
 Metrics = dict[str, torch.Tensor]  # what one update returns: detached scalars on the device
+
+# --matmul-precision: the dtype the update's matrix products take their inputs in; they accumulate in fp32.
+MATMUL_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @torch.no_grad()
@@ -35,6 +39,7 @@ class DDPGAgent:
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.gamma, self.tau = cfg.gamma, cfg.tau
+        self.matmul_dtype = MATMUL_DTYPES[cfg.matmul_precision]  # this run's choice, like `capturable` below
         low = torch.as_tensor(action_low, dtype=torch.float32)
         high = torch.as_tensor(action_high, dtype=torch.float32)
         self.actor = Actor(obs_dim, low, high, cfg.hidden_sizes, cfg.paper_init).to(self.device)
@@ -64,11 +69,13 @@ class DDPGAgent:
 
         # Target y = r + γ(1 - terminated)·Q'(s', μ'(s')). Time-limit cuts have terminated = 0: they bootstrap.
         with torch.no_grad():
-            next_q = self.critic_target(next_obs, self.actor_target(next_obs))
+            with self.products():
+                next_q = self.critic_target(next_obs, self.actor_target(next_obs))
             y = reward + self.gamma * (1.0 - terminated) * next_q
 
         # Critic: minimise L = mean (y - Q(s, a))²
-        q = self.critic(obs, action)
+        with self.products():
+            q = self.critic(obs, action)
         critic_loss = F.mse_loss(q, y)
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -76,13 +83,26 @@ class DDPGAgent:
 
         # Actor: follow ∇_a Q(s, a)|_{a=μ(s)} ∇_θ μ(s), i.e. minimise -Q(s, μ(s)).mean().
         # `inputs=` limits backward to the actor's weights: it computes no critic weight gradients.
-        actor_loss = -self.critic(obs, self.actor(obs)).mean()
+        with self.products():
+            actor_loss = -self.critic(obs, self.actor(obs)).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward(inputs=list(self.actor.parameters()))
         self.actor_opt.step()
 
         self.soft_update_targets()
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "q": q.detach().mean()}
+
+    def products(self) -> contextlib.AbstractContextManager:
+        """Where the update's forward passes run: under bf16 autocast with --matmul-precision bf16.
+
+        Autocast gives each hidden layer bf16 copies of its weights and input, and the product
+        accumulates in fp32; the output layers stay fp32 (`networks._output_layer`), so Q, y, the
+        TD error and the losses are fp32. Backward runs outside, in each forward op's dtype, and
+        hands Adam fp32 gradients of the fp32 weights.
+        """
+        if self.matmul_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.matmul_dtype)
 
     def soft_update_targets(self) -> None:
         """θ' ← τθ + (1 - τ)θ' for the critic's target, then the actor's."""

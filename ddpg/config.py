@@ -64,6 +64,9 @@ class Config:
                        choices=("auto", "manual", "autograd"))
     compile: bool = _f(False, "torch.compile the update step")
     cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)")
+    matmul_precision: str = _f("fp32", "the update's matrix products: 'fp32', or 'bf16' (bf16 inputs, fp32 "
+                                       "accumulation; weights, Adam, targets and losses stay fp32)",
+                               choices=("fp32", "bf16"))
 
     def validate(self) -> None:
         """Refuse nonsense with one line that says what to do."""
@@ -93,6 +96,8 @@ class Config:
              f"--hidden-sizes must be positive widths, got {list(self.hidden_sizes)}")
         need(0 <= self.critic_action_layer < len(self.hidden_sizes),
              f"--critic-action-layer must be in [0, {len(self.hidden_sizes) - 1}], got {self.critic_action_layer}")
+        need(self.matmul_precision in ("fp32", "bf16"),
+             f"--matmul-precision must be fp32 or bf16, got {self.matmul_precision!r}")
         need(self.backward != "manual" or not (self.compile or self.cudagraphs),
              "--compile and --cudagraphs apply to the autograd update; drop --backward manual")
         need(self.batch_size <= self.buffer_size,
@@ -114,8 +119,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
-RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagraphs", "models_dir", "runs_dir",
-                       "run_name", "resume", "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval")
+RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagraphs", "matmul_precision",
+                       "models_dir", "runs_dir", "run_name", "resume", "eval_interval", "eval_episodes",
+                       "log_interval", "checkpoint_interval")
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -163,7 +169,7 @@ FIELD_TYPES: dict[str, tuple[Any, tuple[type, ...]]] = {
 ENV_SETTINGS_FILE = Path(__file__).with_name("env_settings.toml")
 # Fields that describe a run rather than an env's hyperparameters: never taken from the per-env file.
 NOT_PER_ENV = ("env", "preset", "seed", "device", "models_dir", "runs_dir", "run_name", "resume", "backward",
-               "compile", "cudagraphs")
+               "compile", "cudagraphs", "matmul_precision")
 
 
 def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> dict[str, Any]:

@@ -8,6 +8,12 @@ once, so they stay warm.
 For a layer z = x Wᵀ + b, with δ = ∂L/∂z over a batch:
     ∂L/∂W = δᵀ x,    ∂L/∂b = Σ_batch δ,    ∂L/∂x = δ W,
 and through the ReLU h = max(z_prev, 0) feeding it: δ_prev = ∂L/∂h ⊙ [h > 0].
+
+With --matmul-precision bf16 the hidden layers' x, W, b and δ are bf16, as autocast makes them in
+`DDPGAgent.update`: each product accumulates in fp32 and rounds its result to bf16. The output
+layers stay fp32 (as in `networks._output_layer`), so Q, y and the TD error are fp32. The bf16
+W and b are copies of the fp32 parameters, refreshed after each change; the gradients ∂L/∂W and
+∂L/∂b come out in bf16 and are copied into the fp32 `.grad` that Adam reads.
 """
 from __future__ import annotations
 
@@ -22,40 +28,87 @@ _relu_backward = torch.ops.aten.threshold_backward.grad_input  # (g, h, 0): g �
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input       # (g, t):    g ⊙ (1 - t²)
 
 
-def _weights(layers: nn.ModuleList) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(Wᵀ, b) per layer: views made once, which follow the parameters' in-place updates."""
-    return [(layer.weight.t(), layer.bias) for layer in layers]
+class _Weights:
+    """One network's (W, b) per layer, in the dtype that layer's products take.
+
+    That is `dtype` for the hidden layers and fp32 for the output layer. Where it is the
+    parameters' own fp32, these are the parameters themselves; otherwise copies, which a
+    `_Refresh` brings up to date after the parameters change.
+    """
+
+    def __init__(self, layers: nn.ModuleList, dtype: torch.dtype) -> None:
+        self.layers = layers
+        self.dtypes = [dtype] * (len(layers) - 1) + [torch.float32]
+        self.wb = [(layer.weight, layer.bias) if d == layer.weight.dtype else (layer.weight.to(d), layer.bias.to(d))
+                   for layer, d in zip(layers, self.dtypes)]
+        self.t = [(w.t(), b) for w, b in self.wb]  # (Wᵀ, b) as addmm takes them: views made once
+        copied = [(layer, wb) for layer, wb in zip(layers, self.wb) if wb[0] is not layer.weight]
+        self.copies = [t for _, wb in copied for t in wb]
+        self.sources = [p for layer, _ in copied for p in (layer.weight, layer.bias)]
+
+
+class _Refresh:
+    """Copies the parameters into their `_Weights` copies, for several networks in one fused call."""
+
+    def __init__(self, *weights: _Weights) -> None:
+        self.copies = [t for w in weights for t in w.copies]
+        self.sources = [p for w in weights for p in w.sources]
+
+    def __call__(self) -> None:
+        if self.copies:  # none in fp32
+            torch._foreach_copy_(self.copies, self.sources)
 
 
 class _MLPTape:
     """The activations and gradients of one MLP's forward and backward pass, for a fixed batch size.
 
     `inputs[i]` is layer i's input. Layer i - 1 writes its ReLU output straight into the first
-    columns of `inputs[i]`; a critic's action fills the last columns of the layer it joins.
-    Backward writes the gradients into the layers' `.grad` tensors, which must already exist.
+    columns of `inputs[i]` (or, where the two layers' dtypes differ, into a buffer of its own that
+    is copied there); a critic's action fills the last columns of the layer it joins. Every
+    buffer of layer i is in that layer's product dtype (`_Weights.dtypes`). Backward writes the
+    gradients into the layers' fp32 `.grad` tensors, which must already exist.
     """
 
-    def __init__(self, layers: nn.ModuleList, batch_size: int, device: torch.device) -> None:
-        self.inputs = [torch.zeros(batch_size, layer.in_features, device=device) for layer in layers]
-        self.deltas = [torch.zeros(batch_size, layer.out_features, device=device) for layer in layers]
-        # layer i's own output: the first columns of the next layer's input, or a buffer of its own for the last
-        self.outputs = [nxt[:, : layer.out_features] for layer, nxt in zip(layers[:-1], self.inputs[1:])]
-        self.outputs.append(torch.zeros(batch_size, layers[-1].out_features, device=device))
-        self.grads = [(layer.weight.grad, layer.bias.grad) for layer in layers]
-        # the columns of W that multiply the previous layer's output (all but a joining action's)
-        self.w_prev = [None] + [layer.weight[:, : prev.out_features] for prev, layer in zip(layers[:-1], layers[1:])]
+    def __init__(self, weights: _Weights, batch_size: int, device: torch.device) -> None:
+        layers, dtypes = weights.layers, weights.dtypes
 
-    def forward(self, weights: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        def buffer(width: int, dtype: torch.dtype) -> torch.Tensor:
+            return torch.zeros(batch_size, width, dtype=dtype, device=device)
+
+        self.inputs = [buffer(layer.in_features, d) for layer, d in zip(layers, dtypes)]
+        self.deltas = [buffer(layer.out_features, d) for layer, d in zip(layers, dtypes)]
+        # layer i's own output: the first columns of the next layer's input, or a buffer of its own for
+        # the last layer and where the next layer's dtype differs (`to_next`: the columns it is copied to)
+        nxt = [x[:, : layer.out_features] for layer, x in zip(layers[:-1], self.inputs[1:])] + [None]
+        self.outputs = [n if n is not None and n.dtype == d else buffer(layer.out_features, d)
+                        for layer, d, n in zip(layers, dtypes, nxt)]
+        self.to_next = [n if n is not out else None for n, out in zip(nxt, self.outputs)]
+        # where backward writes each layer's (∂L/∂W, ∂L/∂b): `.grad` itself, or bf16 buffers copied into it
+        self.grads = [(layer.weight.grad, layer.bias.grad) if d == layer.weight.dtype else
+                      (torch.zeros_like(layer.weight, dtype=d), torch.zeros_like(layer.bias, dtype=d))
+                      for layer, d in zip(layers, dtypes)]
+        copied = [(p.grad, g) for layer, gs in zip(layers, self.grads) for p, g in zip((layer.weight, layer.bias), gs)
+                  if g is not p.grad]
+        self.grad_copies = ([dst for dst, _ in copied], [src for _, src in copied])
+        # the columns of W that multiply the previous layer's output (all but a joining action's)
+        self.w_prev = [None] + [w[:, : prev.out_features] for prev, (w, _) in zip(layers[:-1], weights.wb[1:])]
+        # δ W lands in the previous layer's δ, or first in a buffer of this layer's dtype where they differ
+        self.back = [None] + [prev if prev.dtype == d else buffer(prev.shape[1], d)
+                              for prev, d in zip(self.deltas[:-1], dtypes[1:])]
+
+    def forward(self, weights: _Weights) -> torch.Tensor:
         """Run the layers given by `weights` (these or their targets') on `inputs[0]`; ReLU between layers."""
-        last = len(weights) - 1
-        for i, (w_t, b) in enumerate(weights):
+        last = len(weights.t) - 1
+        for i, (w_t, b) in enumerate(weights.t):
             out = torch.addmm(b, self.inputs[i], w_t, out=self.outputs[i])
             if i < last:
                 out.relu_()
+                if self.to_next[i] is not None:
+                    self.to_next[i].copy_(out)
         return self.outputs[-1]
 
     def backward(self, lowest: int, weight_grads: bool) -> None:
-        """Propagate `deltas[-1]` down to layer `lowest`; fill `.grad` of weights and biases if asked."""
+        """Propagate `deltas[-1]` down to layer `lowest`; if asked (with lowest = 0), fill every layer's `.grad`."""
         for i in range(len(self.inputs) - 1, lowest - 1, -1):
             delta = self.deltas[i]
             if weight_grads:
@@ -63,9 +116,10 @@ class _MLPTape:
                 torch.mm(delta.t(), self.inputs[i], out=w_grad)  # ∂L/∂W = δᵀ x
                 torch.sum(delta, 0, out=b_grad)                  # ∂L/∂b = Σ δ
             if i > lowest:  # ∂L/∂x = δ W into the previous layer's δ, then through its ReLU
-                prev = self.deltas[i - 1]
-                torch.mm(delta, self.w_prev[i], out=prev)
-                _relu_backward(prev, self.outputs[i - 1], 0, grad_input=prev)
+                g = torch.mm(delta, self.w_prev[i], out=self.back[i])
+                _relu_backward(g, self.outputs[i - 1], 0, grad_input=self.deltas[i - 1])
+        if weight_grads and self.grad_copies[0]:  # bf16 gradients into the fp32 `.grad` that Adam reads
+            torch._foreach_copy_(*self.grad_copies)
 
 
 class _AdamStep:
@@ -113,19 +167,24 @@ class ManualUpdate:
         self.idx = torch.zeros(batch_size, dtype=torch.long, device=dev)
         self.rows = torch.zeros(batch_size, buffer.width, device=dev)  # the sampled transitions
         n_obs, n_act = buffer.cols["obs"].stop, buffer.cols["action"].stop - buffer.cols["action"].start
-        self.actor = _MLPTape(agent.actor.layers, batch_size, dev)
-        self.critic = _MLPTape(agent.critic.layers, batch_size, dev)
+        dtype = agent.matmul_dtype
+        self.mu, self.mu_target = _Weights(agent.actor.layers, dtype), _Weights(agent.actor_target.layers, dtype)
+        self.q, self.q_target = _Weights(agent.critic.layers, dtype), _Weights(agent.critic_target.layers, dtype)
+        # The bf16 weights follow each change: the critic's Adam step, read by the actor step; then
+        # the actor's step and both soft updates, read by the next update.
+        self.refresh_critic = _Refresh(self.q)
+        self.refresh_actor_and_targets = _Refresh(self.mu, self.mu_target, self.q_target)
+        self.actor = _MLPTape(self.mu, batch_size, dev)
+        self.critic = _MLPTape(self.q, batch_size, dev)
         k = agent.critic.action_layer
         self.critic_obs = self.critic.inputs[0][:, :n_obs]  # k = 0: obs and action share layer 0
         self.critic_action = self.critic.inputs[k][:, -n_act:]
-        self.w_action = agent.critic.layers[k].weight[:, -n_act:]  # the columns of W_k that multiply a
-        self.action_grad = torch.zeros(batch_size, n_act, device=dev)
+        self.w_action = self.q.wb[k][0][:, -n_act:]  # the columns of W_k that multiply a
+        self.action_grad = torch.zeros(batch_size, n_act, dtype=self.q.dtypes[k], device=dev)
         self.y = torch.zeros(batch_size, device=dev)
-        self.mu, self.mu_target = _weights(agent.actor.layers), _weights(agent.actor_target.layers)
-        self.q, self.q_target = _weights(agent.critic.layers), _weights(agent.critic_target.layers)
         self.critic_step, self.actor_step = _AdamStep(agent.critic_opt), _AdamStep(agent.actor_opt)
 
-    def _actor_forward(self, weights: list[tuple[torch.Tensor, torch.Tensor]], obs: torch.Tensor) -> torch.Tensor:
+    def _actor_forward(self, weights: _Weights, obs: torch.Tensor) -> torch.Tensor:
         """μ(s) = bias + scale·tanh(u), written into the critic's action columns; returns tanh(u)."""
         actor = self.agent.actor
         self.actor.inputs[0].copy_(obs)
@@ -133,7 +192,7 @@ class ManualUpdate:
         torch.addcmul(actor.action_bias, t, actor.action_scale, out=self.critic_action)
         return t
 
-    def _critic_forward(self, weights: list[tuple[torch.Tensor, torch.Tensor]], obs: torch.Tensor) -> torch.Tensor:
+    def _critic_forward(self, weights: _Weights, obs: torch.Tensor) -> torch.Tensor:
         """Q(s, a) for the action already in the critic's action columns; (B,)."""
         self.critic_obs.copy_(obs)
         return self.critic.forward(weights).view(-1)
@@ -156,6 +215,7 @@ class ManualUpdate:
         err.mul_(2.0 / B)
         self.critic.backward(lowest=0, weight_grads=True)
         self.critic_step()
+        self.refresh_critic()
 
         # Actor: L = -mean Q(s, μ(s)), so δ_out = -1/B. The chain rule runs through the (updated)
         # critic down to its input a, with no critic weight gradients, then through a = bias + scale·tanh(u).
@@ -171,4 +231,5 @@ class ManualUpdate:
         self.actor_step()
 
         ag.soft_update_targets()
+        self.refresh_actor_and_targets()
         return {"critic_loss": critic_loss, "actor_loss": actor_loss, "q": q_mean}

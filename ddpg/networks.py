@@ -26,6 +26,19 @@ def _paper_init(layers: Sequence[nn.Linear]) -> None:
     nn.init.uniform_(layers[-1].bias, -FINAL_INIT, FINAL_INIT)
 
 
+def _output_layer(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """The last layer, in fp32 even under the update's bf16 autocast (--matmul-precision bf16).
+
+    Q feeds the TD error, and bf16 keeps 8 significant bits: a Q of 760 would come out as a
+    multiple of 4. The critic's last layer has one output and the actor's one per action
+    dimension, so fp32 costs next to nothing there. `ddpg/manual_update.py` does the same.
+    """
+    if torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return layer(x.float())
+    return layer(x)
+
+
 class Actor(nn.Module):
     """μ(s): an MLP with ReLU and a tanh output scaled to the env's action bounds [low, high]."""
 
@@ -44,10 +57,8 @@ class Actor(nn.Module):
         """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
         x = obs
         last = len(self.layers) - 1  # (slicing a ModuleList builds a new one: slow on the per-step path)
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < last:
-                x = x.relu_()  # in place: Linear's backward does not need its output
+        for i, layer in enumerate(self.layers):  # ReLU in place: Linear's backward does not need its output
+            x = layer(x).relu_() if i < last else _output_layer(layer, x)
         return self.action_bias + self.action_scale * torch.tanh(x)
 
     @torch.no_grad()
@@ -74,10 +85,9 @@ class Critic(nn.Module):
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim), (B, action_dim) -> (B,)."""
         x = obs
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             if i == self.action_layer:
                 x = torch.cat([x, action], dim=-1)
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = x.relu_()
+            x = layer(x).relu_() if i < last else _output_layer(layer, x)
         return x.squeeze(-1)  # (B, 1) -> (B,) so it lines up with rewards; (B, B) broadcasting is a classic bug

@@ -62,6 +62,13 @@ class CudaGraphUpdate:
 
 def make_update(agent: DDPGAgent, buffer: ReplayBuffer, cfg: Config) -> tuple[Callable[[], Metrics], str]:
     """A no-argument function that samples a minibatch and runs one update, and the path's name."""
+    update, name = _update_path(agent, buffer, cfg)
+    if agent.matmul_dtype == torch.bfloat16:
+        name += " (bf16 matrix products)"
+    return update, name
+
+
+def _update_path(agent: DDPGAgent, buffer: ReplayBuffer, cfg: Config) -> tuple[Callable[[], Metrics], str]:
     if cfg.backward == "manual" or (cfg.backward == "auto" and agent.device.type == "cpu"
                                     and not (cfg.compile or cfg.cudagraphs)):
         return ManualUpdate(agent, buffer, cfg.batch_size), "hand-written backward"

@@ -1,6 +1,6 @@
 """Checkpoints move between devices and launch modes: a CPU run resumes on CUDA and back, with
---compile/--cudagraphs switched on or off. No GPU is needed: CUDA-made state is fabricated the
-way a CUDA run saves it."""
+--compile/--cudagraphs switched on or off, and with another --matmul-precision. No GPU is needed:
+CUDA-made state is fabricated the way a CUDA run saves it."""
 import numpy as np
 import pytest
 import torch
@@ -10,7 +10,7 @@ from conftest import TINY
 from ddpg import checkpoint as ckpt_io
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import Batch, ReplayBuffer
-from ddpg.config import make_config
+from ddpg.config import config_from_dict, make_config
 from ddpg.errors import DDPGError
 
 
@@ -132,3 +132,20 @@ def test_cudagraphs_checkpoint_from_cuda_resumes_on_the_cpu(cuda_checkpoint, tmp
     assert (saved["config"]["device"], saved["config"]["cudagraphs"]) == ("cpu", False)
     assert saved["agent"]["critic_opt"]["param_groups"][0]["capturable"] is False
     assert saved["buffer"]["generator"].numel() == 5056  # sampling went on from a CPU generator
+
+
+def test_matmul_precision_is_saved_and_may_change_on_resume(tmp_path, capsys):
+    out = {"models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")}
+    first = train.train(make_config({**TINY, "total_steps": 400, "matmul_precision": "bf16", **out}), quiet=True)
+    assert "hand-written backward (bf16 matrix products) update" in capsys.readouterr().err
+    saved = ckpt_io.load(first["checkpoint"], "checkpoint")["config"]
+    assert saved["matmul_precision"] == "bf16"
+    assert train.resolve_config({"resume": str(first["checkpoint"])})[0].matmul_precision == "bf16"
+    # a checkpoint from before the flag resumes in fp32
+    assert config_from_dict({k: v for k, v in saved.items() if k != "matmul_precision"}).matmul_precision == "fp32"
+    cfg, state, _ = train.resolve_config({"resume": str(first["checkpoint"]), "total_steps": 600,
+                                          "matmul_precision": "fp32"})
+    second = train.train(cfg, state, quiet=True, out_dir=first["checkpoint"].parent)
+    assert "hand-written backward update" in capsys.readouterr().err
+    saved = ckpt_io.load(second["checkpoint"], "checkpoint")
+    assert (saved["step"], saved["config"]["matmul_precision"]) == (600, "fp32")
