@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                       # HalfCheetah-v5, 256-256, batch 256, full 1M buffer
     python benchmarks/throughput.py --threads 1 --paths manual eager
     python benchmarks/throughput.py --fill 0              # only the rows the run itself writes (~6,000)
+    python benchmarks/throughput.py --precisions fp32 bf16 --rounds 3   # --matmul-precision, interleaved
 
 Paths: manual is the hand-written backward (the CPU default), eager is autograd (`--backward
 autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path runs train.py's loop (one env step and one update per step, after learning starts) with
@@ -10,11 +11,16 @@ the default preset. By default the buffer starts full (`--fill`, synthetic rows)
 minibatch is gathered from a 1M-row tensor as in a long run, not from the few thousand rows a
 short run writes. Steps/s is read from the loop's own SPS log over the measured window, after
 a warm-up. Peak RSS is the process's high-water mark, which includes the preallocated buffer.
+
+With several rounds the runs alternate (path × precision, then again), since this machine's speed
+drifts within minutes; each line gives the median over rounds and the range, and each precision
+after the first gets the median of its per-round ratios to the first.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import os
 import platform
 import subprocess
@@ -25,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one_path(path: str, args: argparse.Namespace) -> dict:
+def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
     """Run in a fresh process so each path's peak RSS is its own."""
     code = f"""
 import csv, json, resource, sys, tempfile, time
@@ -55,7 +61,8 @@ cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=tot
                        buffer_size={args.buffer_size}, log_interval={args.log_interval}, eval_interval=total + 1,
                        checkpoint_interval=total + 1, models_dir=d + "/m", runs_dir=d + "/r",
                        backward={"manual" if path == "manual" else "autograd"!r},
-                       compile={path == "compile"}, cudagraphs={path == "cudagraphs"}))
+                       compile={path == "compile"}, cudagraphs={path == "cudagraphs"},
+                       matmul_precision={precision!r}))
 t0 = time.perf_counter()
 s = train.train(cfg, quiet=True)
 rows = [r for r in csv.DictReader(open(s["run_dir"] / "metrics.csv")) if r["tag"] == "charts/sps"]
@@ -67,8 +74,8 @@ print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - 
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if r.returncode != 0:
-        return {"path": path, "error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
-    return {"path": path, **json.loads(r.stdout.strip().splitlines()[-1])}
+        return {"path": path, "precision": precision, "error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return {"path": path, "precision": precision, **json.loads(r.stdout.strip().splitlines()[-1])}
 
 
 def cpu_model() -> str:
@@ -94,19 +101,43 @@ def main() -> int:
     p.add_argument("--fill", type=int, default=1_000_000, help="synthetic rows the buffer starts with")
     p.add_argument("--log-interval", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
+                   help="--matmul-precision values to run each path with")
+    p.add_argument("--rounds", type=int, default=1, help="times each (path, precision) runs, interleaved")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()
 
+    if args.rounds < 1:
+        print(f"error: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
+        return 2
     results = []
-    for path in args.paths:
-        r = one_path(path, args)
-        results.append(r)
-        if "error" in r:
-            print(f"{path:>10}: failed: {r['error']}")
-        else:
-            print(f"{path:>10}: {r['sps']:7.1f} learn-phase steps/s on {r['device']} ({r['threads']} threads), "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB; buffer of {args.buffer_size:,} rows, "
-                  f"{min(args.fill, args.buffer_size):,} filled at the start")
+    for k in range(args.rounds):
+        for path in args.paths:
+            for precision in args.precisions:
+                r = one_path(path, precision, args)
+                results.append({"round": k, **r})
+                name = f"{path} {precision}"
+                if "error" in r:
+                    print(f"{name:>14}: failed: {r['error']}")
+                else:
+                    print(f"{name:>14}: {r['sps']:7.1f} learn-phase steps/s on {r['device']} ({r['threads']} "
+                          f"threads), peak RSS {r['peak_rss_mb']:.0f} MB; buffer of {args.buffer_size:,} rows, "
+                          f"{min(args.fill, args.buffer_size):,} filled at the start", flush=True)
+    if args.rounds > 1 or len(args.precisions) > 1:
+        print(f"over {args.rounds} round(s):")
+        for path in args.paths:
+            sps = {pr: [r["sps"] for r in results if r["path"] == path and r["precision"] == pr and "sps" in r]
+                   for pr in args.precisions}
+            for pr, v in sps.items():
+                if v:
+                    print(f"{path + ' ' + pr:>14}: median {statistics.median(v):.1f} steps/s "
+                          f"(range {min(v):.1f}-{max(v):.1f})")
+            base = args.precisions[0]
+            for pr in args.precisions[1:]:
+                ratios = [a / b for a, b in zip(sps[pr], sps[base])]
+                if ratios:
+                    print(f"{path + ' ' + pr:>14}: median ratio to {base} {statistics.median(ratios):.2f} "
+                          f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)")
     if args.json:
         try:
             gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
