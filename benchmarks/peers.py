@@ -3,6 +3,7 @@
     pip install stable-baselines3                         # this benchmark's own dependency, not the project's
     python benchmarks/peers.py                            # 4 pairs at 1 and at 2 threads
     python benchmarks/peers.py --pairs 8 --threads 2 --json results/peers.json
+    python benchmarks/peers.py --matmul-precision bf16    # the project side with bf16 products
 
 Both sides run HalfCheetah-v5 with actor and critic 256-256 ReLU, batch 256, one gradient update
 per env step, a 1M-row replay buffer that is full from the start, Adam lr 3e-4 for both nets,
@@ -127,7 +128,7 @@ def project_path(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     ns = argparse.Namespace(env=ENV, device="cpu", threads=threads, steps=args.steps, warmup=args.warmup,
                             learning_starts=args.learning_starts, buffer_size=BUFFER, fill=BUFFER,
                             log_interval=log_interval(args))
-    r = one_path("manual", ns)  # the hand-written backward: what train.py runs on the CPU by default
+    r = one_path("manual", args.matmul_precision, ns)  # the hand-written backward: train.py's CPU default
     r.pop("path", None)
     return r
 
@@ -147,6 +148,8 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")
     p.add_argument("--warmup", type=int, default=1000, help="learn-phase steps before measuring")
     p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps before updates")
+    p.add_argument("--matmul-precision", default="fp32", choices=("fp32", "bf16"),
+                   help="the project side's --matmul-precision (SB3 runs fp32)")
     p.add_argument("--json", type=Path, default=None, help="also write all raw numbers and meta here")
     args = p.parse_args()
     if args.pairs < 1 or args.steps < 1 or min(args.threads) < 1:
@@ -196,7 +199,7 @@ def main() -> int:
               f"(min {s['ratio_min']:.2f}, max {s['ratio_max']:.2f}) over {len(done)} pair{'s' * (len(done) != 1)}")
     if args.json:
         meta = {"env": ENV, "settings": {**SETTINGS, "hidden_sizes": list(SETTINGS["hidden_sizes"])},
-                "filled_rows": BUFFER, "project_update": "manual backward", "steps": args.steps,
+                "filled_rows": BUFFER, "project_update": f"manual backward, {args.matmul_precision} products", "steps": args.steps,
                 "warmup": args.warmup, "learning_starts": args.learning_starts, "pairs": args.pairs,
                 "threads": args.threads, "cpu": cpu_model(), "torch": torch.__version__,
                 "stable_baselines3": stable_baselines3.__version__, "python": platform.python_version(),
