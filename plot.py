@@ -39,23 +39,26 @@ def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str, ylabel: str,
-              label: str | None = None, run_labels: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+              label: str | None = None, run_labels: list[str] | None = None,
+              mean_of: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean of several runs' curves (seeds of one configuration) with their min–max band, to a PNG.
 
-    The runs are compared on a common grid up to the shortest one, so every run contributes at every
-    point. Given `run_labels`, each run is also drawn thinly, whole. Returns the grid and the mean.
+    The runs in the mean (`mean_of`, default all) are compared on a common grid up to the shortest
+    of them, so each contributes at every point. Given `run_labels`, every run is also drawn
+    thinly, whole. Returns the grid and the mean.
     """
     show_runs = run_labels is not None
-    end = min(s[-1] for s, _ in curves)
-    grid = np.unique(np.concatenate([s[s <= end] for s, _ in curves]))
-    ys = np.stack([np.interp(grid, s, v) for s, v in curves])
+    averaged = [curves[i] for i in (range(len(curves)) if mean_of is None else mean_of)]
+    end = min(s[-1] for s, _ in averaged)
+    grid = np.unique(np.concatenate([s[s <= end] for s, _ in averaged]))
+    ys = np.stack([np.interp(grid, s, v) for s, v in averaged])
     fig, ax = plt.subplots(figsize=(7, 4.2))
     if show_runs:
         for k, (s, v) in enumerate(curves):
             ax.plot(s, v, lw=0.8, alpha=0.6, label=run_labels[k] if len(curves) <= 5 else None)
     ax.plot(grid, ys.mean(0), color="k" if show_runs else None, lw=1.8,
-            label=label or f"mean of {len(curves)} run{'s' if len(curves) > 1 else ''}")
-    if len(curves) > 1:
+            label=label or f"mean of {len(averaged)} run{'s' if len(averaged) > 1 else ''}")
+    if len(averaged) > 1:
         ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2, label="min–max over runs")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(ylabel)

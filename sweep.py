@@ -293,24 +293,27 @@ def summarize(sweep_dir: Path) -> str:
                      for k, v in spec["flags"].items())
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml. "
-             f"Last = the latest deterministic evaluation, which is the final one once a trial is done; best = "
-             f"the highest evaluation during the run. Seeds = trials with an evaluation so far.", "",
-             "| env | preset | seeds | steps reached | last eval (mean ± std) | best eval (seed, step) |",
+             f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
+             f"seeds; while none has finished, the latest evaluations stand in, marked (running). Best = the "
+             f"highest evaluation during any run.", "",
+             "| env | preset | seeds finished | steps reached | final eval (mean ± std) | best eval (seed, step) |",
              "|---|---|---|---|---|---|"]
-    per_trial = ["", "| env | seed | steps | last eval | best eval (step) | wall time | steps/s |",
+    per_trial = ["", "| env | seed | steps | last eval (final once done) | best eval (step) | wall time | steps/s |",
                  "|---|---|---|---|---|---|---|"]
     for env_id in spec["envs"]:
         cfg = make_config(trial_flags(spec, env_id, spec["seeds"][0]))
         total, preset = cfg.total_steps, cfg.preset
         results = {s: trial_result(trial_dir(sweep_dir, env_id, s), total) for s in spec["seeds"]}
         started = {s: r for s, r in results.items() if r is not None}
-        finals = [r["final"] for r in started.values() if "final" in r]
+        finals = [r["final"] for r in started.values() if r["done"] and "final" in r]
+        latest = [r["final"] for r in started.values() if "final" in r]
         steps = [r["steps"] for r in started.values()]
         reached = "not started" if not steps else (
             f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}–{max(steps):,}")
         if steps and not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"]):
             reached += f" of {total:,}"
-        final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "–"
+        final = (f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else
+                 f"{np.mean(latest):.1f} ± {np.std(latest):.1f} (running)" if latest else "–")
         best = max(((r["best"], s, r["best_step"]) for s, r in started.items() if "best" in r), default=None)
         best_txt = f"{best[0]:.1f} (seed {best[1]}, {best[2]:,})" if best else "–"
         lines.append(f"| {env_id} | {preset} | {len(finals)} of {len(spec['seeds'])} | {reached} | {final} | "
@@ -326,10 +329,14 @@ def summarize(sweep_dir: Path) -> str:
                              f"{r['wall_s'] / 3600:.2f} h | {r['sps']:.0f} |")
         plotted = {s: (r["eval_steps"], r["evals"]) for s, r in started.items() if len(r["evals"])}
         if plotted:
+            # the mean covers the finished seeds once there are any, as the final column does
+            done = [k for k, s in enumerate(plotted) if started[s]["done"]]
             plot_runs(list(plotted.values()), sweep_dir / f"{env_id}.png",
                       f"{env_id}, {preset} preset, {len(plotted)} seeds",
                       f"evaluation return ({cfg.eval_episodes} episodes)",
-                      run_labels=[f"seed {s}" for s in plotted])
+                      label=f"mean of the {len(done)} finished" if done and len(done) < len(plotted) else None,
+                      run_labels=[f"seed {s}" + ("" if started[s]["done"] else " (running)") for s in plotted],
+                      mean_of=done or None)
     text = "\n".join(lines + per_trial) + "\n"
     (sweep_dir / SUMMARY_FILE).write_text(text)
     return text

@@ -1,13 +1,15 @@
-"""benchmarks/results_table.py on hand-made sweep folders: seeds counted, short runs not judged."""
+"""The results tables on hand-made sweep folders: sweep.py --summary and benchmarks/results_table.py."""
 import json
 import subprocess
 import sys
 
+import sweep
 from conftest import ROOT
 
 
-def fake_sweep(path, envs, seeds, total_steps, finals):
-    """A sweep folder as sweep.py leaves it: sweep.json and one metrics.csv per trial (finals[seed])."""
+def fake_sweep(path, envs, seeds, total_steps, finals, running=None):
+    """A sweep folder as sweep.py leaves it: sweep.json and one metrics.csv per trial (finals[seed]),
+    and optionally one trial (seed, last eval) that stopped halfway."""
     path.mkdir()
     (path / "sweep.json").write_text(json.dumps({"name": path.name, "sweep_dir": str(path), "envs": envs,
                                                  "seeds": seeds, "flags": {"total_steps": total_steps},
@@ -21,6 +23,10 @@ def fake_sweep(path, envs, seeds, total_steps, finals):
                 "step,tag,value\n"
                 f"{half},charts/sps,100\n{half},eval/return,{final - 50}\n"
                 f"{total_steps},charts/sps,100\n{total_steps},eval/return,{final}\n")
+        if running:
+            t = path / env_id / f"seed{running[0]}"
+            t.mkdir(parents=True)
+            t.joinpath("metrics.csv").write_text(f"step,tag,value\n1000,charts/sps,100\n1000,eval/return,{running[1]}\n")
 
 
 def table(*sweeps):
@@ -43,3 +49,17 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     assert "| 50,000 (1,000,000) | 2 of 2 | 1000.0 ± 0.0 |" in line
     assert line.endswith("| – (a 50,000-step run, short of the budget) |") and "| yes |" not in line
     assert "| not run yet |" in rows["Hopper-v5"]
+
+
+def test_summary_averages_finished_seeds_only(tmp_path):
+    d = tmp_path / "partly"
+    fake_sweep(d, ["Pendulum-v1"], [0, 1, 2], 100_000, {0: -150.0, 1: -170.0}, running=(2, -1200.0))
+    table = sweep.summarize(d)
+    # seed 2's early -1200 is shown on its own row, but not mixed into the final mean.
+    assert "| Pendulum-v1 | tuned | 2 of 3 | 1,000–100,000 of 100,000 | -160.0 ± 10.0 | -150.0 (seed 0, 100,000) |" \
+        in table, table
+    assert "| Pendulum-v1 | 2 | 1,000 (running) | -1200.0 |" in table
+    # With no trial finished, the latest evaluations stand in, marked as such.
+    d2 = tmp_path / "early"
+    fake_sweep(d2, ["Pendulum-v1"], [0], 100_000, {}, running=(0, -1200.0))
+    assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (running) |" in sweep.summarize(d2)

@@ -43,7 +43,7 @@ def test_grid_of_two_envs_and_two_seeds(tmp_path):
     assert sweep.main(argv) == 0
     table = (d / "summary.md").read_text()
     trial_rows = re.findall(r"^\| (\S+) \| (\d) \| ([\d,]+) \|", table, re.M)
-    assert "| last eval (mean ± std) |" in table
+    assert "| final eval (mean ± std) |" in table
     assert sorted(trial_rows) == sorted((e, s, "1,200") for e in ("Pendulum-v1", "InvertedPendulum-v5")
                                         for s in "01")
     for env_id in ("Pendulum-v1", "InvertedPendulum-v5"):
