@@ -2,7 +2,8 @@
 
     python benchmarks/results_table.py ~/sweeps/* --out results/benchmark.md
 
-For each env, the sweep that has run it furthest is used. The budget is the env's own (its entry in
+For each env, the sweep that has run it furthest is used, among those that train with the env's
+defaults (a sweep with a hyperparameter flag, `--preset paper` or `--matmul-precision bf16` is skipped). The budget is the env's own (its entry in
 ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked as short, and is not judged.
 "Final" is the last deterministic evaluation of each trial that reached the sweep's step count (mean ± std over those seeds); "best" is the
 highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
@@ -28,6 +29,10 @@ ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "H
         "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
         "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "Pendulum-v1", "MountainCarContinuous-v0", "Rocket-v0"]
 UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here take flat vectors"}
+# Sweep flags that leave the training maths as each env's defaults have it; a sweep with any other
+# flag (--preset paper, --matmul-precision bf16, a changed hyperparameter) is an experiment, not a row.
+BOOKKEEPING = {"total_steps", "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval", "device",
+               "backward"}
 # Where no DDPG figure is published: what shows the task is learned.
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
 
@@ -55,7 +60,15 @@ def main() -> int:
     p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
     args = p.parse_args()
-    sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
+    sweep_dirs = []
+    for d in args.sweeps:
+        if not (d / sweep.SPEC_FILE).is_file():
+            continue
+        other = sorted(set(sweep.load_spec(d)["flags"]) - BOOKKEEPING)
+        if other:
+            print(f"skipping {d}: it changes {', '.join('--' + f.replace('_', '-') for f in other)}", file=sys.stderr)
+            continue
+        sweep_dirs.append(d)
     with open(args.published, newline="") as f:
         published = list(csv.DictReader(f))
     lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "

@@ -7,12 +7,12 @@ import sweep
 from conftest import ROOT
 
 
-def fake_sweep(path, envs, seeds, total_steps, finals, running=None):
+def fake_sweep(path, envs, seeds, total_steps, finals, running=None, flags=None):
     """A sweep folder as sweep.py leaves it: sweep.json and one metrics.csv per trial (finals[seed]),
     and optionally one trial (seed, last eval) that stopped halfway."""
     path.mkdir()
     (path / "sweep.json").write_text(json.dumps({"name": path.name, "sweep_dir": str(path), "envs": envs,
-                                                 "seeds": seeds, "flags": {"total_steps": total_steps},
+                                                 "seeds": seeds, "flags": {"total_steps": total_steps, **(flags or {})},
                                                  "cpus_per_trial": 1, "gpus_per_trial": 0.0, "max_failures": 3}))
     for env_id in envs:
         for seed, final in finals.items():
@@ -41,7 +41,11 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     fake_sweep(full, ["Pendulum-v1"], [0, 1, 2], 100_000, {0: -150.0, 1: -170.0})  # seed 2 not started
     short = tmp_path / "short"
     fake_sweep(short, ["InvertedPendulum-v5"], [0, 1], 50_000, {0: 1000.0, 1: 1000.0})
-    rows = table(full, short)
+    # A longer sweep that changes the maths is an experiment, not the env's row.
+    bf16 = tmp_path / "bf16"
+    fake_sweep(bf16, ["Pendulum-v1"], [0, 1, 2], 200_000, {0: -140.0, 1: -140.0, 2: -140.0},
+               flags={"matmul_precision": "bf16"})
+    rows = table(full, short, bf16)
     # Pendulum's budget is 100k (ddpg/env_settings.toml): 2 of the 3 seeds are done, mean ± std of their finals.
     assert "| 100,000 (100,000) | 2 of 3 | -160.0 ± 10.0 | -150.0 |" in rows["Pendulum-v1"]
     # InvertedPendulum's budget is 1M: a 50k sweep is shown with its figures but not judged against 1000.
