@@ -94,6 +94,8 @@ def main() -> int:
             verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
             if total < budget:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
                 verdict = f"– (a {total:,}-step run, short of the budget)"
+            elif finals and len(done) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
+                verdict = f"– ({len(done)} of {n_seeds} seeds done)"
             lines.append(f"| {env_id} | {steps:,} ({budget:,}) | {len(done)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} |")
     except DDPGError as e:

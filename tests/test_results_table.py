@@ -45,14 +45,21 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     bf16 = tmp_path / "bf16"
     fake_sweep(bf16, ["Pendulum-v1"], [0, 1, 2], 200_000, {0: -140.0, 1: -140.0, 2: -140.0},
                flags={"matmul_precision": "bf16"})
-    rows = table(full, short, bf16)
+    # Hopper's published best is 2,197: one finished seed above it is not yet a verdict for two.
+    hopper = tmp_path / "hopper"
+    fake_sweep(hopper, ["Hopper-v5"], [0, 1], 1_000_000, {0: 3000.0}, running=(1, 500.0))
+    rows = table(full, short, bf16, hopper)
+    assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 ± 0.0 | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
+                                      "steps); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
+                                      "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
+                                      "done) |"), rows["Hopper-v5"]
     # Pendulum's budget is 100k (ddpg/env_settings.toml): 2 of the 3 seeds are done, mean ± std of their finals.
     assert "| 100,000 (100,000) | 2 of 3 | -160.0 ± 10.0 | -150.0 |" in rows["Pendulum-v1"]
     # InvertedPendulum's budget is 1M: a 50k sweep is shown with its figures but not judged against 1000.
     line = rows["InvertedPendulum-v5"]
     assert "| 50,000 (1,000,000) | 2 of 2 | 1000.0 ± 0.0 |" in line
     assert line.endswith("| – (a 50,000-step run, short of the budget) |") and "| yes |" not in line
-    assert "| not run yet |" in rows["Hopper-v5"]
+    assert "| not run yet |" in rows["Walker2d-v5"]
 
 
 def test_summary_averages_finished_seeds_only(tmp_path):
