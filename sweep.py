@@ -186,9 +186,13 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
     try:
         spec = json.loads(path.read_text())
         spec["sweep_dir"] = str(Path(sweep_dir).resolve())  # the folder may have moved
-        return spec
     except (json.JSONDecodeError, TypeError) as e:
         raise DDPGError(f"{path} is not a sweep description ({e})") from None
+    missing = [k for k in ("name", "envs", "seeds", "flags", "cpus_per_trial", "gpus_per_trial", "max_failures")
+               if k not in spec]
+    if missing:
+        raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
+    return spec
 
 
 def connect(address: str | None, cpus: int | None = None) -> None:
@@ -284,6 +288,11 @@ def trial_result(folder: Path, total_steps: int) -> dict[str, Any] | None:
     return out
 
 
+def finished_finals(results: dict[int, dict[str, Any] | None]) -> list[float]:
+    """The final evaluations of the trials that reached their step count: what a final mean is over."""
+    return [r["final"] for r in results.values() if r is not None and r["done"] and "final" in r]
+
+
 def summarize(sweep_dir: Path) -> str:
     """The sweep's results as markdown (also written to summary.md), and one curve PNG per env."""
     from plot import plot_runs
@@ -305,7 +314,7 @@ def summarize(sweep_dir: Path) -> str:
         total, preset = cfg.total_steps, cfg.preset
         results = {s: trial_result(trial_dir(sweep_dir, env_id, s), total) for s in spec["seeds"]}
         started = {s: r for s, r in results.items() if r is not None}
-        finals = [r["final"] for r in started.values() if r["done"] and "final" in r]
+        finals = finished_finals(started)
         latest = [r["final"] for r in started.values() if "final" in r]
         steps = [r["steps"] for r in started.values()]
         reached = "not started" if not steps else (

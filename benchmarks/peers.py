@@ -35,7 +35,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from throughput import cpu_model, one_path  # noqa: E402
+from throughput import MATMUL_PRECISIONS, cpu_model, one_path  # noqa: E402
 
 ENV = "HalfCheetah-v5"
 BUFFER = 1_000_000
@@ -148,7 +148,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")
     p.add_argument("--warmup", type=int, default=1000, help="learn-phase steps before measuring")
     p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps before updates")
-    p.add_argument("--matmul-precision", default="fp32", choices=("fp32", "bf16"),
+    p.add_argument("--matmul-precision", default="fp32", choices=MATMUL_PRECISIONS,
                    help="the project side's --matmul-precision (SB3 runs fp32)")
     p.add_argument("--json", type=Path, default=None, help="also write all raw numbers and meta here")
     args = p.parse_args()

@@ -2,8 +2,9 @@
 
     python benchmarks/results_table.py ~/sweeps/* --out results/benchmark.md
 
-For each env, the sweep that has run it furthest is used, among those that train with the env's
-defaults (a sweep with a hyperparameter flag, `--preset paper` or `--matmul-precision bf16` is skipped). The budget is the env's own (its entry in
+For each env, the sweep used is one that trains with the env's defaults (a sweep that changes a
+hyperparameter, the preset or `--matmul-precision` is an experiment, and is skipped with a note),
+preferring one that runs the env's full budget, then the one that has run furthest. The budget is the env's own (its entry in
 ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked as short, and is not judged.
 "Final" is the last deterministic evaluation of each trial that reached the sweep's step count (mean ± std over those seeds); "best" is the
 highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -22,35 +24,50 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
-from ddpg.config import make_config  # noqa: E402
+from ddpg.config import RESUMABLE_OVERRIDES, Config, make_config  # noqa: E402
 from ddpg.errors import DDPGError  # noqa: E402
 
 ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
         "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
         "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "Pendulum-v1", "MountainCarContinuous-v0", "Rocket-v0"]
 UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here take flat vectors"}
-# Sweep flags that leave the training maths as each env's defaults have it; a sweep with any other
-# flag (--preset paper, --matmul-precision bf16, a changed hyperparameter) is an experiment, not a row.
-BOOKKEEPING = {"total_steps", "eval_interval", "eval_episodes", "log_interval", "checkpoint_interval", "device",
-               "backward"}
 # Where no DDPG figure is published: what shows the task is learned.
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
 
 
+# What a sweep may change and still be the env's row: how long and how it runs, not the maths
+# (--matmul-precision changes the products' rounding, so a bf16 sweep is an experiment).
+RUN_ONLY = (set(RESUMABLE_OVERRIDES) - {"matmul_precision"}) | {"seed"}
+
+
+def changed_maths(spec: dict, env_id: str) -> list[str]:
+    """The fields where the sweep's config for env_id differs from the env's defaults (preset, env entry)."""
+    ours, default = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0])), make_config({"env": env_id})
+    return [f.name for f in dataclasses.fields(Config)
+            if f.name not in RUN_ONLY and getattr(ours, f.name) != getattr(default, f.name)]
+
+
 def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int, int] | None:
     """(sweep, {seed: result of each started trial}, the sweep's step count, its number of seeds) of the
-    sweep that ran env_id furthest."""
+    sweep for env_id that trains with its defaults, preferring one whose step count is the env's budget,
+    then the one that has run furthest."""
+    budget = make_config({"env": env_id}).total_steps
     best = None
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
             continue
+        changed = changed_maths(spec, env_id)
+        if changed:
+            print(f"{env_id}: skipping {d}, an experiment: it changes "
+                  f"{', '.join('--' + f.replace('_', '-') for f in changed)}", file=sys.stderr)
+            continue
         total = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0])).total_steps
         results = {s: r for s in spec["seeds"]
                    if (r := sweep.trial_result(sweep.trial_dir(d, env_id, s), total)) is not None}
-        reached = sum(r["steps"] for r in results.values())
-        if results and (best is None or reached > best[3]):
-            best = (d, results, total, len(spec["seeds"]), reached)
+        rank = (total >= budget, sum(r["steps"] for r in results.values()))
+        if results and (best is None or rank > best[4]):
+            best = (d, results, total, len(spec["seeds"]), rank)
     return best[:4] if best else None
 
 
@@ -60,15 +77,7 @@ def main() -> int:
     p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
     args = p.parse_args()
-    sweep_dirs = []
-    for d in args.sweeps:
-        if not (d / sweep.SPEC_FILE).is_file():
-            continue
-        other = sorted(set(sweep.load_spec(d)["flags"]) - BOOKKEEPING)
-        if other:
-            print(f"skipping {d}: it changes {', '.join('--' + f.replace('_', '-') for f in other)}", file=sys.stderr)
-            continue
-        sweep_dirs.append(d)
+    sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
     with open(args.published, newline="") as f:
         published = list(csv.DictReader(f))
     lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
@@ -86,17 +95,16 @@ def main() -> int:
                 continue
             _, results, total, n_seeds = found
             budget = make_config({"env": env_id}).total_steps  # the env's own budget, whatever the sweep ran
-            done = [r for r in results.values() if r["done"] and "final" in r]
-            finals = [r["final"] for r in done]
+            finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
             final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "running"
             verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
             if total < budget:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
                 verdict = f"– (a {total:,}-step run, short of the budget)"
-            elif finals and len(done) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
-                verdict = f"– ({len(done)} of {n_seeds} seeds done)"
-            lines.append(f"| {env_id} | {steps:,} ({budget:,}) | {len(done)} of {n_seeds} | {final} | "
+            elif finals and len(finals) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
+                verdict = f"– ({len(finals)} of {n_seeds} seeds done)"
+            lines.append(f"| {env_id} | {steps:,} ({budget:,}) | {len(finals)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} |")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)

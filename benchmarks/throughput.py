@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
 
 
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
@@ -78,6 +81,11 @@ print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - 
     return {"path": path, "precision": precision, **json.loads(r.stdout.strip().splitlines()[-1])}
 
 
+def torch_version() -> str:
+    r = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -101,7 +109,7 @@ def main() -> int:
     p.add_argument("--fill", type=int, default=1_000_000, help="synthetic rows the buffer starts with")
     p.add_argument("--log-interval", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=MATMUL_PRECISIONS,
                    help="--matmul-precision values to run each path with")
     p.add_argument("--rounds", type=int, default=1, help="times each (path, precision) runs, interleaved")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -126,15 +134,16 @@ def main() -> int:
     if args.rounds > 1 or len(args.precisions) > 1:
         print(f"over {args.rounds} round(s):")
         for path in args.paths:
-            sps = {pr: [r["sps"] for r in results if r["path"] == path and r["precision"] == pr and "sps" in r]
-                   for pr in args.precisions}
-            for pr, v in sps.items():
-                if v:
+            sps = {pr: {r["round"]: r["sps"] for r in results if r["path"] == path and r["precision"] == pr
+                        and "sps" in r} for pr in args.precisions}
+            for pr, by_round in sps.items():
+                if by_round:
+                    v = list(by_round.values())
                     print(f"{path + ' ' + pr:>14}: median {statistics.median(v):.1f} steps/s "
                           f"(range {min(v):.1f}-{max(v):.1f})")
             base = args.precisions[0]
-            for pr in args.precisions[1:]:
-                ratios = [a / b for a, b in zip(sps[pr], sps[base])]
+            for pr in args.precisions[1:]:  # within a round only: a failed run drops its round
+                ratios = [sps[pr][k] / sps[base][k] for k in sps[pr] if k in sps[base]]
                 if ratios:
                     print(f"{path + ' ' + pr:>14}: median ratio to {base} {statistics.median(ratios):.2f} "
                           f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)")
@@ -145,6 +154,7 @@ def main() -> int:
         except OSError:
             gpu = ""
         meta = {"env": args.env, "batch_size": 256, "hidden_sizes": [256, 256], "steps": args.steps,
+                "rounds": args.rounds, "precisions": args.precisions, "torch": torch_version(),
                 "warmup": args.warmup, "buffer_size": args.buffer_size, "filled_rows": args.fill,
                 "cpu": cpu_model(),
                 "cpu_count": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),

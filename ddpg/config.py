@@ -16,6 +16,9 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
+MATMUL_PRECISIONS = ("fp32", "bf16")  # --matmul-precision: the dtype the update's products take their inputs in
+
+
 @dataclass
 class Config:
     """A training run. Defaults are the tuned preset; `PRESETS["paper"]` holds the paper's values."""
@@ -66,7 +69,7 @@ class Config:
     cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)")
     matmul_precision: str = _f("fp32", "the update's matrix products: 'fp32', or 'bf16' (bf16 inputs, fp32 "
                                        "accumulation; weights, Adam, targets and losses stay fp32)",
-                               choices=("fp32", "bf16"))
+                               choices=MATMUL_PRECISIONS)
 
     def validate(self) -> None:
         """Refuse nonsense with one line that says what to do."""
@@ -96,7 +99,7 @@ class Config:
              f"--hidden-sizes must be positive widths, got {list(self.hidden_sizes)}")
         need(0 <= self.critic_action_layer < len(self.hidden_sizes),
              f"--critic-action-layer must be in [0, {len(self.hidden_sizes) - 1}], got {self.critic_action_layer}")
-        need(self.matmul_precision in ("fp32", "bf16"),
+        need(self.matmul_precision in MATMUL_PRECISIONS,
              f"--matmul-precision must be fp32 or bf16, got {self.matmul_precision!r}")
         need(self.backward != "manual" or not (self.compile or self.cudagraphs),
              "--compile and --cudagraphs apply to the autograd update; drop --backward manual")

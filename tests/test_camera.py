@@ -1,5 +1,6 @@
 """The camera follows the agent: in main.py's videos, in a window (under Xvfb), for every locomotion env."""
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -73,8 +74,11 @@ def test_window_keeps_the_cheetah_in_view(tmp_path):
         viewer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--weights", str(SHIPPED_CHEETAH),
                                    "--episodes", "1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
+        # Time from the episode's start, not the process's: start-up is slow on a loaded machine.
+        ready, _, _ = select.select([viewer.stdout], [], [], 120)
+        assert ready and viewer.stdout.readline().startswith("policy:"), viewer.communicate()[1]
         counts = []
-        for wait in (6, 14):  # after ~4 s and ~18 s of real-time play the cheetah has run 30-100 m
+        for wait in (4, 14):  # after ~4 s and ~18 s of real-time play the cheetah has run 30-100 m
             time.sleep(wait)
             assert viewer.poll() is None, viewer.communicate()[1]
             shot = tmp_path / f"shot{len(counts)}.png"

@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import sweep
 from conftest import ROOT
 
@@ -38,7 +40,12 @@ def table(*sweeps):
 
 def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     full = tmp_path / "full"
-    fake_sweep(full, ["Pendulum-v1"], [0, 1, 2], 100_000, {0: -150.0, 1: -170.0})  # seed 2 not started
+    # seed 2 not started; flags that leave the maths alone (an explicit default among them) keep it a row
+    fake_sweep(full, ["Pendulum-v1"], [0, 1, 2], 100_000, {0: -150.0, 1: -170.0},
+               flags={"eval_episodes": 10, "matmul_precision": "fp32"})
+    # a smoke sweep with more steps in all, but short of the budget: the full-budget sweep wins
+    smoke = tmp_path / "smoke"
+    fake_sweep(smoke, ["Pendulum-v1"], [0, 1, 2, 3, 4], 50_000, {k: -300.0 for k in range(5)})
     short = tmp_path / "short"
     fake_sweep(short, ["InvertedPendulum-v5"], [0, 1], 50_000, {0: 1000.0, 1: 1000.0})
     # A longer sweep that changes the maths is an experiment, not the env's row.
@@ -48,7 +55,7 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     # Hopper's published best is 2,197: one finished seed above it is not yet a verdict for two.
     hopper = tmp_path / "hopper"
     fake_sweep(hopper, ["Hopper-v5"], [0, 1], 1_000_000, {0: 3000.0}, running=(1, 500.0))
-    rows = table(full, short, bf16, hopper)
+    rows = table(smoke, full, short, bf16, hopper)
     assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 ± 0.0 | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
                                       "steps); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
                                       "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
@@ -74,3 +81,16 @@ def test_summary_averages_finished_seeds_only(tmp_path):
     d2 = tmp_path / "early"
     fake_sweep(d2, ["Pendulum-v1"], [0], 100_000, {}, running=(0, -1200.0))
     assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (running) |" in sweep.summarize(d2)
+
+
+@pytest.mark.parametrize("text", ["{not json", "{}", '{"name": "x", "envs": ["Pendulum-v1"]}'])
+def test_a_damaged_sweep_json_is_one_line_and_exit_2(tmp_path, text, capsys):
+    d = tmp_path / "damaged"
+    d.mkdir()
+    (d / "sweep.json").write_text(text)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(d)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is not a sweep description" in r.stderr, r.stderr
+    assert sweep.main(["--summary", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a sweep description" in err, err
