@@ -197,11 +197,11 @@ def test_summary_uses_each_envs_own_budget_and_the_saved_final_step(tmp_path):
     # Pendulum's budget is 100k (env_settings.toml); its last log row is 99,000, its final save 100,000.
     fake_trial(d / "Pendulum-v1" / "seed0", 99_000, 100_000, [(50_000, -300.0), (100_000, -150.0)])
     fake_trial(d / "Pendulum-v1" / "seed1", 99_000, 100_000, [(50_000, -200.0), (100_000, -250.0)])
-    # InvertedPendulum's budget is 1M: at 100k it is still running.
+    # InvertedPendulum's budget is 1M: at 100k it is still running, so none of its seeds is finished.
     fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, 100_000, [(100_000, 1000.0)])
     table = sweep.summarize(d)
     assert "| Pendulum-v1 | tuned | 2 of 2 | 100,000 | -200.0 ± 50.0 | -150.0 (seed 0, 100,000) |" in table
-    assert "| InvertedPendulum-v5 | tuned | 1 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 |" in table
+    assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (running) |" in table
     assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
     assert "| InvertedPendulum-v5 | 1 | not started |" in table
     assert "| Pendulum-v1 | 1 | 100,000 | -250.0 | -200.0 (50,000) | 0.28 h | 101 |" in table
