@@ -4,10 +4,10 @@
 
 For each env, the sweep used is one that trains with the env's defaults (a sweep that changes a
 hyperparameter, the preset or `--matmul-precision` is an experiment, and is skipped with a note),
-preferring one that runs the env's full budget, then the one that has run furthest. The budget is the env's own (its entry in
-ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked as short, and is not judged.
-"Final" is the last deterministic evaluation of each trial that reached the sweep's step count (mean ± std over those seeds); "best" is the
-highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
+preferring one that runs the env's full budget, then the one that has run furthest. The budget is
+the env's own (its entry in ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked
+as short, and is not judged. "Final" is the last deterministic evaluation of each trial that
+reached the sweep's step count (mean ± std over those seeds); "best" is the highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
 each with its source, env version and metric, since they are not measured the same way.
 """
 from __future__ import annotations
@@ -40,29 +40,24 @@ LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCa
 RUN_ONLY = (set(RESUMABLE_OVERRIDES) - {"matmul_precision"}) | {"seed"}
 
 
-def changed_maths(spec: dict, env_id: str) -> list[str]:
-    """The fields where the sweep's config for env_id differs from the env's defaults (preset, env entry)."""
-    ours, default = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0])), make_config({"env": env_id})
-    return [f.name for f in dataclasses.fields(Config)
-            if f.name not in RUN_ONLY and getattr(ours, f.name) != getattr(default, f.name)]
-
-
-def env_results(sweep_dirs: list[Path], env_id: str) -> tuple[Path, dict, int, int] | None:
+def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[Path, dict, int, int] | None:
     """(sweep, {seed: result of each started trial}, the sweep's step count, its number of seeds) of the
-    sweep for env_id that trains with its defaults, preferring one whose step count is the env's budget,
-    then the one that has run furthest."""
-    budget = make_config({"env": env_id}).total_steps
+    sweep for env_id that trains with its defaults (`default`), preferring one whose step count is the
+    env's budget, then the one that has run furthest."""
+    budget = default.total_steps
     best = None
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
             continue
-        changed = changed_maths(spec, env_id)
+        ours = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0]))
+        changed = [f.name for f in dataclasses.fields(Config)
+                   if f.name not in RUN_ONLY and getattr(ours, f.name) != getattr(default, f.name)]
         if changed:
             print(f"{env_id}: skipping {d}, an experiment: it changes "
                   f"{', '.join('--' + f.replace('_', '-') for f in changed)}", file=sys.stderr)
             continue
-        total = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0])).total_steps
+        total = ours.total_steps
         results = {s: r for s in spec["seeds"]
                    if (r := sweep.trial_result(sweep.trial_dir(d, env_id, s), total)) is not None}
         rank = (total >= budget, sum(r["steps"] for r in results.values()))
@@ -89,22 +84,22 @@ def main() -> int:
                                  for r in refs) or (f"none; learned at ≥ {LEARNED[env_id]}" if env_id in LEARNED
                                                     else "none")
             target = float(refs[0]["return"]) if refs else LEARNED.get(env_id)
-            found = env_results(sweep_dirs, env_id)
+            default = make_config({"env": env_id})  # the preset and the env's entry: its budget, its maths
+            found = env_results(sweep_dirs, env_id, default)
             if found is None:
                 lines.append(f"| {env_id} | not run yet | – | – | – | {ref_text} | – |")
                 continue
             _, results, total, n_seeds = found
-            budget = make_config({"env": env_id}).total_steps  # the env's own budget, whatever the sweep ran
             finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
             final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "running"
             verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
-            if total < budget:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
+            if total < default.total_steps:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
                 verdict = f"– (a {total:,}-step run, short of the budget)"
             elif finals and len(finals) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
                 verdict = f"– ({len(finals)} of {n_seeds} seeds done)"
-            lines.append(f"| {env_id} | {steps:,} ({budget:,}) | {len(finals)} of {n_seeds} | {final} | "
+            lines.append(f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} |")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
