@@ -38,6 +38,15 @@ def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(steps), np.asarray(values)
 
 
+def timed_steps(csv_path: Path, since: int = 0) -> tuple[int, float]:
+    """(steps, seconds) that a run's steps/s log covers after step `since`. Each charts/sps row is the rate
+    over the steps since the row before it, so the time is the sum of those steps over their rates."""
+    steps, sps = read_curve(csv_path, "charts/sps")
+    keep = steps > since
+    covered = np.diff(np.concatenate([[since], steps[keep]]))
+    return int(covered.sum()), float(np.sum(covered / sps[keep]))
+
+
 def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str, ylabel: str,
               label: str | None = None, run_labels: list[str] | None = None,
               mean_of: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
     python sweep.py --envs HalfCheetah-v5 Hopper-v5 --seeds 0 1 2 --total-steps 1000000
     python sweep.py --resume sweeps/<name>       # go on after Ctrl-C, a kill or a reboot
     python sweep.py --summary sweeps/<name>      # markdown table + one curve PNG per env
-    python sweep.py --summary sweeps/<name> --export results/<name>   # the same, plus every trial's CSV
+    python sweep.py --summary sweeps/<name> --export results/<name>   # the same, copied where git keeps it
 
 Every train.py flag applies to all trials. Each trial runs train.py's `train` and keeps its
 weights, checkpoint, TensorBoard events and metrics.csv in <sweep-dir>/<env>/seed<k>/.
@@ -28,9 +28,10 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import Config, add_config_flags, explicit_args, make_config
+from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
+from ddpg.logger import CSV_FILE
 
 ROOT = Path(__file__).resolve().parent
 SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
@@ -83,7 +84,8 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
         path = newest_checkpoint(*([Path(d) / ckpt_io.CHECKPOINT_FILE] if d else []), out / ckpt_io.CHECKPOINT_FILE)
         if path is not None:
             cfg, state, _ = train.resolve_config({**flags, "resume": str(path)})
-        else:
+        else:  # an attempt killed before its first checkpoint may have left a best_actor.pt: start over
+            (out / ckpt_io.BEST_ACTOR_FILE).unlink(missing_ok=True)
             cfg, state = make_config(flags), None
 
     last = {"step": state["step"] if state else 0,
@@ -113,7 +115,8 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Trials run as many at a time as --cpus-per-trial and --gpus-per-trial allow.")
+                                epilog="Trials run as many at a time as --cpus-per-trial and --gpus-per-trial allow. "
+                                       + env_settings_note())
     g = p.add_argument_group("the grid")
     g.add_argument("--envs", nargs="+", metavar="ENV", help="Gymnasium env ids")
     g.add_argument("--seeds", nargs="+", type=int, metavar="K", help="seeds; each env runs every seed")
@@ -138,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--summary", metavar="SWEEP_DIR", default=None,
                    help="print the results table, write it to SWEEP_DIR/summary.md and one curve PNG per env")
     m.add_argument("--export", metavar="DIR", default=None,
-                   help="with --summary: also copy the table, the PNGs and each trial's metrics.csv (as "
-                        "<env>_seed<k>.csv) to DIR, e.g. to commit them while the sweep runs")
+                   help="with --summary: also copy sweep.json, the table, the PNGs and each trial's metrics.csv "
+                        "(as <env>_seed<k>.csv) to DIR, e.g. to commit them while the sweep runs; --summary and "
+                        "benchmarks/results_table.py read DIR as they read the sweep")
     add_config_flags(p.add_argument_group("train.py flags, applied to every trial"), exclude=PER_TRIAL)
     return p
 
@@ -267,21 +271,24 @@ def run(spec: dict[str, Any], resume: bool) -> int:
     return 0
 
 
-def trial_result(folder: Path, total_steps: int) -> dict[str, Any] | None:
-    """What one trial's metrics.csv and actor.pt say: steps reached, evaluations, wall time."""
-    from plot import read_curve
+def trial_csv(root: Path, env_id: str, seed: int) -> Path:
+    """A trial's metrics.csv: in its folder in a sweep, or as <env>_seed<k>.csv in an exported results folder."""
+    inside = trial_dir(root, env_id, seed) / CSV_FILE
+    return inside if inside.is_file() else Path(root) / f"{trial_name(env_id, seed)}.csv"
 
-    csv_path = folder / "metrics.csv"
+
+def trial_result(root: Path, env_id: str, seed: int, total_steps: int) -> dict[str, Any] | None:
+    """What one trial's metrics.csv says: steps reached, evaluations, wall time (train.py logs steps/s at
+    every log interval and at the run's last step, so its last steps/s row is the step reached)."""
+    from plot import read_curve, timed_steps
+
+    csv_path = trial_csv(root, env_id, seed)
     if not csv_path.is_file():
         return None
     eval_steps, evals = read_curve(csv_path, "eval/return")
-    sps_steps, sps = read_curve(csv_path, "charts/sps")
-    saved = ckpt_io.load(folder / ckpt_io.ACTOR_FILE, "actor")["step"] if (folder / ckpt_io.ACTOR_FILE).is_file() else 0
-    steps = max(int(sps_steps[-1]) if len(sps_steps) else 0, saved)  # the final step need not be a log step
-    intervals = np.diff(np.concatenate([[0], sps_steps]))
-    wall = float(np.sum(intervals / sps)) if len(sps) else math.nan  # each sps row covers the steps since the last
+    steps, wall = timed_steps(csv_path)
     out = {"steps": steps, "done": steps >= total_steps, "eval_steps": eval_steps, "evals": evals,
-           "wall_s": wall, "sps": steps / wall if wall > 0 else math.nan}
+           "wall_s": wall if steps else math.nan, "sps": steps / wall if wall > 0 else math.nan}
     if len(evals):
         best = int(np.argmax(evals))
         out.update(final=float(evals[-1]), best=float(evals[best]), best_step=int(eval_steps[best]))
@@ -312,7 +319,7 @@ def summarize(sweep_dir: Path) -> str:
     for env_id in spec["envs"]:
         cfg = make_config(trial_flags(spec, env_id, spec["seeds"][0]))
         total, preset = cfg.total_steps, cfg.preset
-        results = {s: trial_result(trial_dir(sweep_dir, env_id, s), total) for s in spec["seeds"]}
+        results = {s: trial_result(sweep_dir, env_id, s, total) for s in spec["seeds"]}
         started = {s: r for s, r in results.items() if r is not None}
         finals = finished_finals(started)
         latest = [r["final"] for r in started.values() if "final" in r]
@@ -352,8 +359,18 @@ def summarize(sweep_dir: Path) -> str:
 
 
 def export(sweep_dir: Path, dest: Path) -> None:
-    """Copy what a results folder keeps of a sweep: summary.md, the curve PNGs and every trial's metrics.csv."""
+    """Copy what a results folder keeps of a sweep: sweep.json, summary.md, the curve PNGs and every trial's
+    metrics.csv (as <env>_seed<k>.csv). --summary and benchmarks/results_table.py read the copy as they
+    read the sweep, so committed results rebuild without it; its sweep.json says it is a copy."""
     spec = load_spec(sweep_dir)
+    if dest.resolve() == Path(sweep_dir).resolve():
+        raise DDPGError(f"--export {dest} is the sweep's own folder; give another")
+    held = dest / SPEC_FILE
+    if held.is_file():
+        theirs = load_spec(dest)
+        if (theirs["name"], theirs["envs"], theirs["seeds"]) != (spec["name"], spec["envs"], spec["seeds"]):
+            raise DDPGError(f"--export {dest} holds sweep {theirs['name']!r} ({', '.join(theirs['envs'])}; seeds "
+                            f"{theirs['seeds']}), not this one; export to a folder of its own")
     try:
         dest.mkdir(parents=True, exist_ok=True)
         for name in [SUMMARY_FILE, *(f"{e}.png" for e in spec["envs"])]:
@@ -361,9 +378,11 @@ def export(sweep_dir: Path, dest: Path) -> None:
                 shutil.copy2(sweep_dir / name, dest / name)
         for env_id in spec["envs"]:
             for seed in spec["seeds"]:
-                csv_path = trial_dir(sweep_dir, env_id, seed) / "metrics.csv"
+                csv_path = trial_csv(sweep_dir, env_id, seed)
                 if csv_path.is_file():
-                    shutil.copy2(csv_path, dest / f"{env_id}_seed{seed}.csv")
+                    shutil.copy2(csv_path, dest / f"{trial_name(env_id, seed)}.csv")
+        copy = {**spec, "exported_from": spec.get("exported_from", spec["sweep_dir"])}
+        held.write_text(json.dumps(copy, indent=2) + "\n")
     except OSError as e:
         raise DDPGError(f"--export {dest}: {e.strerror or e}") from None
     print(f"exported to {dest}", file=sys.stderr)
@@ -387,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
             raise DDPGError("--export goes with --summary SWEEP_DIR")
         if args.resume:
             spec = load_spec(Path(args.resume))
+            if "exported_from" in spec:
+                raise DDPGError(f"{args.resume} is an exported copy of the sweep in {spec['exported_from']}; "
+                                f"resume that folder, and export again")
         else:
             spec = new_spec(args)
         if args.cpus is not None and (args.cpus < 1 or args.address is not None):

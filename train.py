@@ -128,13 +128,13 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
     run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
     if resume_state is None:
-        for held in (out_dir / ckpt_io.CHECKPOINT_FILE, out_dir / ckpt_io.ACTOR_FILE):
-            if held.exists():
-                raise DDPGError(f"{out_dir} already holds a run; continue it with "
-                                f"--resume {out_dir / ckpt_io.CHECKPOINT_FILE} or choose another --run-name")
+        held = [f for f in ckpt_io.RUN_FILES if (out_dir / f).exists()]
+        if held:
+            how = (f"continue it with --resume {out_dir / ckpt_io.CHECKPOINT_FILE} or "
+                   if ckpt_io.CHECKPOINT_FILE in held else "")
+            raise DDPGError(f"{out_dir} already holds a run ({', '.join(held)}); {how}choose another --run-name")
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
-    ckpt_io.ensure_writable_dir(out_dir, "--models-dir")  # now, not at the first save hours later
-    ckpt_io.ensure_writable_dir(run_dir, "--runs-dir")
+    ckpt_io.ensure_writable_dirs({"--models-dir": out_dir, "--runs-dir": run_dir})  # now, not at the first save
     obs_dim = env.observation_space.shape[0]
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
     half_range = (high - low) / 2
@@ -259,7 +259,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                     sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
                     n_updates += 1
 
-                if step % cfg.log_interval == 0:
+                if step % cfg.log_interval == 0 or step == cfg.total_steps:  # the CSV reaches the last step
                     now = time.perf_counter()
                     sps = (step - step_log) / (now - t_log)
                     t_log, step_log = now, step

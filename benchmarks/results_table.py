@@ -1,6 +1,10 @@
 """results/benchmark.md: one row per env from finished sweeps, beside published DDPG figures.
 
-    python benchmarks/results_table.py ~/sweeps/* --out results/benchmark.md
+    python benchmarks/results_table.py results/*/ --out results/benchmark.md   # the committed exports
+    python benchmarks/results_table.py ~/sweeps/* results/*/                  # and sweeps still running
+
+Each argument is a sweep folder or a results folder that `sweep.py --summary DIR --export` wrote
+(sweep.json and one CSV per trial); folders without a sweep.json are skipped.
 
 For each env, the sweep used is one that trains with the env's defaults (a sweep that changes a
 hyperparameter, the preset or `--matmul-precision` is an experiment, and is skipped with a note),
@@ -59,7 +63,7 @@ def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[P
             continue
         total = ours.total_steps
         results = {s: r for s in spec["seeds"]
-                   if (r := sweep.trial_result(sweep.trial_dir(d, env_id, s), total)) is not None}
+                   if (r := sweep.trial_result(d, env_id, s, total)) is not None}
         rank = (total >= budget, sum(r["steps"] for r in results.values()))
         if results and (best is None or rank > best[4]):
             best = (d, results, total, len(spec["seeds"]), rank)
@@ -68,7 +72,8 @@ def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[P
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sweeps", nargs="+", type=Path, help="sweep folders (those without a sweep.json are skipped)")
+    p.add_argument("sweeps", nargs="+", type=Path,
+                   help="sweep or exported results folders (those without a sweep.json are skipped)")
     p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
     args = p.parse_args()

@@ -37,10 +37,11 @@ from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
     """Run in a fresh process so each path's peak RSS is its own."""
     code = f"""
-import csv, json, resource, sys, tempfile, time
+import json, resource, sys, tempfile, time
 sys.path.insert(0, {str(ROOT)!r})
 import torch
 import train
+from plot import timed_steps
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import make_config
 torch.set_num_threads({args.threads}) if {args.threads} > 0 else None
@@ -68,9 +69,8 @@ cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=tot
                        matmul_precision={precision!r}))
 t0 = time.perf_counter()
 s = train.train(cfg, quiet=True)
-rows = [r for r in csv.DictReader(open(s["run_dir"] / "metrics.csv")) if r["tag"] == "charts/sps"]
-window = [float(r["value"]) for r in rows if int(r["step"]) > learn + warm]
-sps = len(window) / sum(1.0 / v for v in window)  # harmonic mean: total steps / total time
+steps, seconds = timed_steps(s["run_dir"] / "metrics.csv", since=learn + warm)
+sps = steps / seconds
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0,
                       threads=torch.get_num_threads(), device=str(train.resolve_device({args.device!r})))))

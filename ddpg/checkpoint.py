@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ddpg.config import config_from_dict
 from ddpg.errors import DDPGError
 from ddpg.networks import Actor
 
@@ -17,6 +18,7 @@ FORMAT_VERSION = 1
 ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
 BEST_ACTOR_FILE = "best_actor.pt"  # the actor at its best periodic evaluation so far
 CHECKPOINT_FILE = "checkpoint.pt"  # everything a resumed run needs
+RUN_FILES = (CHECKPOINT_FILE, ACTOR_FILE, BEST_ACTOR_FILE)  # what a run writes; a fresh run overwrites none
 # What each kind of file must hold for this code to use it.
 REQUIRED_KEYS = {
     "actor": ("env_id", "config", "obs_dim", "action_low", "action_high", "step", "actor"),
@@ -47,15 +49,29 @@ def default_actor(models_dir: str | Path, env_id: str) -> Path:
     return latest_run_file(models_dir, env_id, ACTOR_FILE) or env_dir(models_dir, env_id) / ACTOR_FILE
 
 
-def ensure_writable_dir(path: Path, flag: str) -> None:
-    """Create `path` and prove a file can be written there, or say which flag to fix."""
-    probe = Path(path) / ".write-test.tmp"
+def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
+    """Prove a file can be written in each folder ({flag: path}), or say which flag to fix. The folders
+    this creates are removed again when one fails, so a refused run leaves nothing behind."""
+    made: list[Path] = []
     try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise DDPGError(f"{flag}: cannot write to {path} ({e.strerror or e}); pass a writable directory") from None
+        for flag, path in dirs.items():
+            path = Path(path)
+            made += [d for d in (*reversed(path.parents), path) if not d.exists()]
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                probe = path / ".write-test.tmp"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as e:
+                raise DDPGError(f"{flag}: cannot write to {path} ({e.strerror or e}); pass a writable directory") \
+                    from None
+    except DDPGError:
+        for d in reversed(made):
+            try:
+                d.rmdir()  # only while empty
+            except OSError:
+                pass
+        raise
 
 
 def atomic_save(obj: dict[str, Any], path: Path) -> None:
@@ -112,6 +128,10 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     if missing:
         raise DDPGError(f"{path} is a {kind} file without {', '.join(missing)}; it was not written by this repo's "
                         f"train.py, or it is damaged")
+    try:
+        config_from_dict(obj["config"])
+    except DDPGError as e:
+        raise DDPGError(f"{path} is a {kind} file whose config is damaged: {e}") from None
     return obj
 
 
@@ -119,14 +139,19 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
     """Rebuild the actor from an actor file alone, refusing weights made for another env or spaces."""
     saved = load(path, "actor")
     check_env(saved, env_id, path)
-    low, high = np.asarray(saved["action_low"]), np.asarray(saved["action_high"])
-    if (observation_space.shape[0] != saved["obs_dim"] or low.shape != action_space.shape
-            or not np.allclose(low, action_space.low) or not np.allclose(high, action_space.high)):
+    try:
+        low, high = np.asarray(saved["action_low"], dtype=np.float64), np.asarray(saved["action_high"], dtype=np.float64)
+        fits = (observation_space.shape[0] == saved["obs_dim"] and low.shape == action_space.shape
+                and np.allclose(low, action_space.low) and np.allclose(high, action_space.high))
+    except (TypeError, ValueError) as e:
+        raise DDPGError(f"{path}: its action bounds are damaged ({_first_line(e)})") from None
+    if not fits:
         raise DDPGError(f"{path} was saved for other observation/action spaces than {env_id} has now")
-    actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high), saved["config"]["hidden_sizes"])
+    actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high),
+                  config_from_dict(saved["config"]).hidden_sizes)
     try:
         actor.load_state_dict(saved["actor"])
-    except RuntimeError as e:
+    except (RuntimeError, TypeError, AttributeError) as e:  # wrong shapes, or not a table of tensors at all
         raise DDPGError(f"{path}: weights do not fit the network its config describes ({_first_line(e)})") from None
     return actor.eval()
 

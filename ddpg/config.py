@@ -130,8 +130,7 @@ RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagrap
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
     p = argparse.ArgumentParser(description=description,  # help strings carry their own defaults
-                                epilog=f"Per-env settings (used for that env unless a flag overrides them): "
-                                       f"{ENV_SETTINGS_FILE.relative_to(ENV_SETTINGS_FILE.parents[1])}")
+                                epilog=env_settings_note())
     add_config_flags(p)
     return p
 
@@ -175,6 +174,28 @@ NOT_PER_ENV = ("env", "preset", "seed", "device", "models_dir", "runs_dir", "run
                "compile", "cudagraphs", "matmul_precision")
 
 
+def check_settings_layout(table: dict[str, Any], path: Path) -> None:
+    """Every table is [<preset>."<registered env id>"]: a misspelt header would otherwise be skipped in silence."""
+    import gymnasium as gym
+
+    for preset, envs in table.items():
+        if preset not in PRESETS or not isinstance(envs, dict):
+            raise DDPGError(f"{path}: {preset!r} is not a preset table; tables are [<preset>.\"<env id>\"] with "
+                            f"preset one of {', '.join(PRESETS)}")
+        for env_id, entry in envs.items():
+            if not isinstance(entry, dict):
+                raise DDPGError(f"{path}: {preset}.{env_id} = {entry!r} is not an env table; "
+                                f"write [{preset}.\"<env id>\"] and its settings below it")
+            if env_id not in gym.registry:
+                raise DDPGError(f"{path}: [{preset}.\"{env_id}\"] names no registered Gymnasium env")
+
+
+def env_settings_note() -> str:
+    """The --help line of train.py and sweep.py that says where the per-env settings live."""
+    return (f"Per-env settings (used for that env unless a flag overrides them): "
+            f"{ENV_SETTINGS_FILE.relative_to(ENV_SETTINGS_FILE.parents[1])}")
+
+
 def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> dict[str, Any]:
     """The per-env entry for (preset, env_id), checked against Config: a typo is an error, not a silent default."""
     try:
@@ -182,6 +203,7 @@ def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> di
             table = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise DDPGError(f"cannot read the per-env settings {path}: {e}") from None
+    check_settings_layout(table, path)
     entry = table.get(preset, {}).get(env_id, {})
     allowed = {f.name: f for f in fields(Config) if f.name not in NOT_PER_ENV}
     for key, value in entry.items():
@@ -211,11 +233,18 @@ def make_config(explicit: dict[str, Any]) -> Config:
 
 def config_from_dict(d: dict[str, Any]) -> Config:
     """Rebuild a Config saved with `to_dict` (unknown keys from other versions are an error)."""
+    if not isinstance(d, dict):
+        raise DDPGError(f"saved config is a {type(d).__name__}, not a table of settings; the file is damaged")
     names = {f.name for f in fields(Config)}
     unknown = set(d) - names
     if unknown:
         raise DDPGError(f"saved config has unknown fields {sorted(unknown)}; it was written by another version")
     d = dict(d)
-    if "hidden_sizes" in d:
-        d["hidden_sizes"] = tuple(d["hidden_sizes"])
-    return Config(**d)
+    try:
+        if "hidden_sizes" in d:
+            d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
+        cfg = Config(**d)
+        cfg.validate()
+    except (TypeError, ValueError) as e:  # a value of the wrong type, e.g. from a hand-edited file
+        raise DDPGError(f"saved config does not make a valid run ({e}); the file is damaged") from None
+    return cfg

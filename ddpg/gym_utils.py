@@ -1,17 +1,39 @@
 """Making environments, with one-line errors for ids and spaces DDPG cannot use."""
 from __future__ import annotations
 
+import sys
+
 import gymnasium as gym
 import numpy as np
 
 from ddpg.errors import DDPGError
 
 FLOOR_HALF_SIZE = 1000.0  # metres; drawn floor for rendered locomotion envs
+# MuJoCo warnings about Gymnasium's own model files, which a user cannot act on; each would add lines to
+# every run's output and pad one-line errors (half_cheetah.xml sets `settotalmass`, deprecated in MuJoCo 4).
+KNOWN_MUJOCO_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+def drop_known_mujoco_warnings() -> None:
+    """Route MuJoCo's warnings, for the whole process, through a filter that drops the known ones above and
+    prints the rest to stderr (MuJoCo's own handler also appends them to MUJOCO_LOG.TXT; this one does not)."""
+    try:
+        import mujoco
+    except ImportError:  # gym.make then says what is missing
+        return
+
+    def warn(message: str) -> None:
+        if not message.startswith(KNOWN_MUJOCO_WARNINGS):
+            print(f"WARNING: {message}", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(warn)
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> gym.Env:
     """`gym.make` that refuses unknown ids and non-continuous action spaces in one line."""
     try:
+        if "mujoco" in str(gym.spec(env_id).entry_point):
+            drop_known_mujoco_warnings()
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
         if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
             env.reset(seed=0)

@@ -11,13 +11,15 @@ import torch
 
 from conftest import ROOT
 from ddpg import checkpoint as ckpt_io
+from ddpg.config import Config
 from ddpg.errors import DDPGError
 
 
 def good(path, value):
     """A loadable checkpoint file: the keys a checkpoint needs (values beside the point here) and a marker x."""
     ckpt_io.atomic_save({**dict.fromkeys(ckpt_io.REQUIRED_KEYS["checkpoint"], 0), "kind": "checkpoint",
-                         "format_version": ckpt_io.FORMAT_VERSION, "x": torch.tensor(value)}, path)
+                         "format_version": ckpt_io.FORMAT_VERSION, "config": Config().to_dict(),
+                         "x": torch.tensor(value)}, path)
 
 
 def test_kill_9_mid_save_leaves_the_previous_checkpoint_loadable(tmp_path):

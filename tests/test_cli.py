@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import ROOT, tiny_flags
+from ddpg import checkpoint as ckpt_io
 
 TINY = tiny_flags()
 
@@ -47,7 +48,7 @@ def trained(tmp_path_factory):
 
 
 def assert_clean_error(r, *needles):
-    assert r.returncode != 0
+    assert r.returncode == 2, (r.returncode, r.stderr)
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert "Traceback" not in r.stderr, r.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
@@ -107,6 +108,33 @@ def test_torch_files_without_the_expected_keys_are_refused(tmp_path):
     assert_clean_error(run("train.py", "--resume", str(tmp_path / "checkpoint.pt"), cwd=tmp_path),
                        "checkpoint.pt", "without", "agent")
     assert snapshot(tmp_path) == before
+    # Every key there, but a value of the wrong type: a config that is not a table, a network shape that is
+    # not widths, weights that are not a table of tensors.
+    good = {"env_id": "Pendulum-v1", "obs_dim": 3, "action_low": [-2.0], "action_high": [2.0],
+            "config": {"hidden_sizes": [8]}, "actor": {}}
+    for kind, bad, needle in (("checkpoint", {"config": 7}, "config is damaged"),
+                              ("actor", {"config": {"hidden_sizes": "abc"}}, "config is damaged"),
+                              ("actor", {"config": {"seed": -1}}, "config is damaged"),
+                              ("actor", {"actor": 0}, "weights do not fit"),
+                              ("actor", {"action_low": "x"}, "action bounds are damaged")):
+        torch.save({**dict.fromkeys(ckpt_io.REQUIRED_KEYS[kind], 0), "kind": kind, "format_version": 1,
+                    **good, **bad}, tmp_path / f"{kind}.pt")
+        before = snapshot(tmp_path)
+        if kind == "actor":
+            r = run("main.py", "--env", "Pendulum-v1", "--weights", str(tmp_path / "actor.pt"), "--no-render",
+                    cwd=tmp_path)
+        else:
+            r = run("train.py", "--resume", str(tmp_path / "checkpoint.pt"), cwd=tmp_path)
+        assert_clean_error(r, f"{kind}.pt", needle)
+        assert snapshot(tmp_path) == before
+
+
+def test_errors_on_halfcheetah_are_one_line_too(tmp_path):
+    """MuJoCo's deprecation warning for Gymnasium's half_cheetah.xml must not pad a one-line error."""
+    (tmp_path / "a_file").write_text("x")
+    r = run("train.py", "--models-dir", str(tmp_path / "a_file"), cwd=tmp_path)
+    assert_clean_error(r, "--models-dir")
+    assert r.stderr.count("\n") == 1 and "settotalmass" not in r.stdout, (r.stdout, r.stderr)
 
 
 def test_main_refuses_bad_env_arguments_and_seeds(tmp_path):
@@ -147,6 +175,9 @@ def test_help_lists_every_hyperparameter_with_default():
                  "--critic-lr", "--noise-sigma", "--ou-theta", "--ou-dt"):
         assert flag in r.stdout
     assert "[default: 0.005; paper preset: 0.001]" in " ".join(r.stdout.split())
+    for script in ("train.py", "sweep.py"):  # both say where the per-env settings live
+        r = run(script, "--help", cwd=ROOT)
+        assert r.returncode == 0 and "Per-env settings" in r.stdout and "ddpg/env_settings.toml" in r.stdout, r.stdout
 
 
 def test_ctrl_c_finishes_the_episode_saves_and_exits_cleanly(tmp_path):

@@ -36,6 +36,11 @@ def test_every_shipped_entry_builds_a_valid_config():
     ('[tuned."Pendulum-v1"]\nbatch_size = 64.0\n', "which is not of type int"),
     ('[tuned."Pendulum-v1"]\ngamma = true\n', "which is not of type float"),
     ('[tuned."Pendulum-v1"\n', "cannot read"),
+    # Misspelt headers, which would otherwise be skipped in silence.
+    ('[tunned."Pendulum-v1"]\ngamma = 0.9\n', "'tunned' is not a preset table"),
+    ('[tuned."Pendulumm-v1"]\ngamma = 0.9\n', "[tuned.\"Pendulumm-v1\"] names no registered Gymnasium env"),
+    ('gamma = 0.9\n', "'gamma' is not a preset table"),
+    ('[tuned]\n"Pendulum-v1" = 3\n', "tuned.Pendulum-v1 = 3 is not an env table"),
 ])
 def test_a_typo_in_the_file_is_a_one_line_error(tmp_path, text, needle):
     path = tmp_path / "settings.toml"

@@ -51,16 +51,25 @@ def test_main_shows_shipped_then_each_new_run_and_shipped_weights_survive(clone)
     r = run("train.py", "--total-steps", "300", "--run-name", "run0", *TINY, cwd=clone)  # same name again
     assert r.returncode == 2 and "already holds a run" in r.stderr and "--resume" in r.stderr
     assert {p.name: digest(p) for p in runs[0].iterdir()} == first
+    # A run killed after its first evaluation, before its first checkpoint, leaves only best_actor.pt: kept too.
+    (runs[1] / "checkpoint.pt").unlink()
+    (runs[1] / "actor.pt").rename(runs[1] / "best_actor.pt")
+    best = digest(runs[1] / "best_actor.pt")
+    r = run("train.py", "--total-steps", "300", "--run-name", "run1", *TINY, cwd=clone)
+    assert r.returncode == 2 and "already holds a run (best_actor.pt)" in r.stderr and "--resume" not in r.stderr
+    assert digest(runs[1] / "best_actor.pt") == best
     assert digest(shipped) == before
 
 
 def test_default_run_names_differ_and_models_dir_round_trips(tmp_path):
     d = tmp_path / "elsewhere"
-    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", "--models-dir", str(d), *TINY,
-            cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    (made,) = (d / "Pendulum-v1").iterdir()
-    assert made.name.startswith("tuned-seed0-") and (made / "actor.pt").is_file()
+    for _ in range(2):  # the Quickstart's `python train.py`, twice: each run gets a folder of its own
+        r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", "--models-dir", str(d), *TINY,
+                cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    made = sorted((d / "Pendulum-v1").iterdir())
+    assert len(made) == 2 and all(m.name.startswith("tuned-seed0-") and (m / "actor.pt").is_file() for m in made)
+    made = max(made, key=lambda m: (m / "actor.pt").stat().st_mtime_ns)
     shown = run("main.py", "--env", "Pendulum-v1", "--models-dir", str(d), "--no-render", "--episodes", "1",
                 cwd=tmp_path)
     assert policy_line(shown) == f"policy: {made / 'actor.pt'}", shown.stderr
@@ -101,12 +110,12 @@ def test_a_finished_run_extended_ends_bit_identical_to_a_longer_run(tmp_path, fi
 def test_unwritable_folders_are_refused_before_training(tmp_path):
     (tmp_path / "a_file").write_text("x")
     for flag, value in (("--runs-dir", tmp_path / "a_file"), ("--models-dir", tmp_path / "a_file"),
-                        ("--models-dir", "/proc/ddpg-models")):
+                        ("--models-dir", "/proc/ddpg-models"), ("--runs-dir", "/proc/ddpg-runs")):
         r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", flag, str(value), *TINY, cwd=tmp_path)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and flag in lines[0] and "Traceback" not in r.stderr, r.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # no folder left behind either
     assert (tmp_path / "a_file").read_text() == "x"
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.csv"))
 
 
 def test_train_function_refuses_a_taken_folder(tmp_path):

@@ -26,8 +26,7 @@ TINY_FLAGS = tiny_flags()
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    sweep.connect(None, cpus=2)  # the local Ray that sweep.py itself starts
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -70,6 +69,15 @@ def test_grid_of_two_envs_and_two_seeds(tmp_path):
     shutil.rmtree(d / "tune")
     assert sweep.main(["--resume", str(d)]) == 0
     assert {p: p.stat().st_mtime_ns for p in d.glob("*/seed*/*")} == files
+    # An attempt killed after its first evaluation but before its first checkpoint left a best_actor.pt:
+    # the retry starts that trial over instead of refusing its folder.
+    t = d / "InvertedPendulum-v5" / "seed0"
+    for name in ("checkpoint.pt", "actor.pt"):
+        (t / name).unlink()
+    shutil.rmtree(d / "tune")
+    assert sweep.main(["--resume", str(d)]) == 0
+    assert ckpt_io.load(t / "actor.pt", "actor")["step"] == 1200
+    assert [int(r[0]) for r in rows(t / "metrics.csv") if r[1] == "eval/return"] == [400, 800, 1200]
 
 
 def last_result(trial_path):
@@ -178,33 +186,54 @@ def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
     assert json.loads((d / sweep.SPEC_FILE).read_text()) == {"name": "x"}
 
 
-def fake_trial(folder, last_logged, saved_step, evals):
-    """A trial folder as train.py leaves it: metrics.csv logged up to `last_logged`, actor.pt at `saved_step`."""
+def fake_trial(folder, last_logged, evals):
+    """A trial folder as train.py leaves it: metrics.csv with a steps/s row every 1000 steps up to
+    `last_logged`, plus one at `last_logged` itself (train.py logs the run's last step)."""
     folder.mkdir(parents=True)
-    lines = ["step,tag,value"] + [f"{s},charts/sps,100" for s in range(1000, last_logged + 1, 1000)]
+    sps_steps = sorted({*range(1000, last_logged + 1, 1000), last_logged})
+    lines = ["step,tag,value"] + [f"{s},charts/sps,100" for s in sps_steps]
     lines += [f"{s},eval/return,{v}" for s, v in evals]
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
-    actor = dict.fromkeys(ckpt_io.REQUIRED_KEYS["actor"], 0)
-    torch.save({**actor, "kind": "actor", "format_version": 1, "step": saved_step}, folder / "actor.pt")
 
 
-def test_summary_uses_each_envs_own_budget_and_the_saved_final_step(tmp_path):
+def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, capsys):
     d = tmp_path / "fake"
     d.mkdir()
     spec = {"name": "fake", "sweep_dir": str(d), "envs": ["Pendulum-v1", "InvertedPendulum-v5"], "seeds": [0, 1],
             "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
     (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
-    # Pendulum's budget is 100k (env_settings.toml); its last log row is 99,000, its final save 100,000.
-    fake_trial(d / "Pendulum-v1" / "seed0", 99_000, 100_000, [(50_000, -300.0), (100_000, -150.0)])
-    fake_trial(d / "Pendulum-v1" / "seed1", 99_000, 100_000, [(50_000, -200.0), (100_000, -250.0)])
+    # Pendulum's budget is 100k (env_settings.toml); seed 1 stopped at 99,500, between log intervals.
+    fake_trial(d / "Pendulum-v1" / "seed0", 100_000, [(50_000, -300.0), (100_000, -150.0)])
+    fake_trial(d / "Pendulum-v1" / "seed1", 99_500, [(50_000, -200.0), (90_000, -250.0)])
     # InvertedPendulum's budget is 1M: at 100k it is still running, so none of its seeds is finished.
-    fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, 100_000, [(100_000, 1000.0)])
+    fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, [(100_000, 1000.0)])
     table = sweep.summarize(d)
-    assert "| Pendulum-v1 | tuned | 2 of 2 | 100,000 | -200.0 ± 50.0 | -150.0 (seed 0, 100,000) |" in table
+    assert "| Pendulum-v1 | tuned | 1 of 2 | 99,500–100,000 of 100,000 | -150.0 ± 0.0 | -150.0 (seed 0, 100,000) |" \
+        in table, table
+    assert "| Pendulum-v1 | 1 | 99,500 (running) | -250.0 | -200.0 (50,000) |" in table
     assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (running) |" in table
     assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
     assert "| InvertedPendulum-v5 | 1 | not started |" in table
-    assert "| Pendulum-v1 | 1 | 100,000 | -250.0 | -200.0 (50,000) | 0.28 h | 101 |" in table
+    assert "| Pendulum-v1 | 0 | 100,000 | -150.0 | -150.0 (100,000) | 0.28 h | 100 |" in table
+
+    # The exported copy (what results/ keeps) gives the same table without the sweep folder.
+    out = tmp_path / "results" / "fake"
+    assert sweep.main(["--summary", str(d), "--export", str(out)]) == 0
+    shutil.rmtree(d)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["sweep.json", "summary.md", "Pendulum-v1.png", "InvertedPendulum-v5.png", "Pendulum-v1_seed0.csv",
+         "Pendulum-v1_seed1.csv", "InvertedPendulum-v5_seed0.csv"])
+    assert sweep.summarize(out) == table
+    # A copy is not a sweep to go on with, and another sweep's export does not land on top of it.
+    assert sweep.main(["--resume", str(out)]) == 2
+    assert "exported copy" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / sweep.SPEC_FILE).write_text(json.dumps({**spec, "name": "other", "sweep_dir": str(other)}))
+    files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sweep.main(["--summary", str(other), "--export", str(out)]) == 2
+    assert "holds sweep 'fake'" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
 
 
 def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_path):
@@ -212,7 +241,8 @@ def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_pat
     for name, step in (("tune", 400), ("own", 800)):
         state = dict.fromkeys(ckpt_io.REQUIRED_KEYS["checkpoint"], 0)
         (tmp_path / name).mkdir()
-        torch.save({**state, "kind": "checkpoint", "format_version": 1, "step": step}, tmp_path / name / "c.pt")
+        torch.save({**state, "kind": "checkpoint", "format_version": 1, "config": make_config({}).to_dict(),
+                    "step": step}, tmp_path / name / "c.pt")
         paths.append(tmp_path / name / "c.pt")
     assert sweep.newest_checkpoint(*paths) == paths[1]
     assert sweep.newest_checkpoint(paths[0], tmp_path / "missing.pt") == paths[0]

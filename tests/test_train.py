@@ -103,7 +103,7 @@ def test_checkpoint_round_trip_same_parameters_and_actions(tmp_path):
     a.update(Batch(torch.randn(16, 5), torch.rand(16, 2), torch.randn(16), torch.randn(16, 5), torch.zeros(16)))
     other = dict.fromkeys(ckpt_io.REQUIRED_KEYS["checkpoint"], 0)  # the rest of a checkpoint, not tested here
     ckpt_io.atomic_save({**other, "kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "X",
-                         "agent": a.state_dict()}, tmp_path / "c.pt")
+                         "config": cfg.to_dict(), "agent": a.state_dict()}, tmp_path / "c.pt")
     torch.manual_seed(1)
     b = DDPGAgent(5, -np.ones(2), 2 * np.ones(2), cfg)
     b.load_state_dict(ckpt_io.load(tmp_path / "c.pt", "checkpoint")["agent"])
@@ -161,3 +161,17 @@ def test_paper_preset_runs_end_to_end(tmp_path):
     assert (cfg["preset"], cfg["tau"], cfg["critic_action_layer"], cfg["critic_weight_decay"]) == ("paper", 0.001, 1, 1e-2)
     assert saved["agent"]["critic"]["layers.1.weight"].shape == (32, 32 + 1)  # the action joins at the 2nd layer
     assert saved["agent"]["critic_opt"]["param_groups"][0]["weight_decay"] == 1e-2
+
+
+def test_the_csv_reaches_the_last_step_between_log_intervals(tmp_path):
+    """sweep.py and the results tables read a run's steps from its CSV, which must reach the last step."""
+    import sweep
+
+    s = train.train(tiny(tmp_path, total_steps=1250, run_name="r"), quiet=True)
+    assert s["step"] == 1250
+    with open(s["run_dir"] / "metrics.csv", newline="") as f:
+        sps_steps = [int(r["step"]) for r in csv.DictReader(f) if r["tag"] == "charts/sps"]
+    assert sps_steps == list(range(100, 1201, 100)) + [1250]
+    (tmp_path / "Pendulum-v1_seed0.csv").write_bytes((s["run_dir"] / "metrics.csv").read_bytes())  # as exported
+    r = sweep.trial_result(tmp_path, "Pendulum-v1", 0, 1250)
+    assert (r["steps"], r["done"]) == (1250, True)
