@@ -234,6 +234,25 @@ def check_resources(spec: dict[str, Any]) -> None:
                             f"no trial could start")
 
 
+def no_tune_tensorboard() -> Any:
+    """Tune's TensorBoard logger, switched off: train.py writes each trial's events in its own folder, and a
+    second copy under tune/ would show every trial twice in `tensorboard --logdir <sweep-dir>`. Tune adds its
+    logger unless one is passed."""
+    from ray.tune.logger import TBXLoggerCallback
+
+    class TrainWritesTensorBoard(TBXLoggerCallback):
+        def log_trial_start(self, trial: Any) -> None:
+            pass
+
+        def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+            pass
+
+        def log_trial_end(self, trial: Any, failed: bool = False) -> None:
+            pass
+
+    return TrainWritesTensorBoard()
+
+
 def run(spec: dict[str, Any], resume: bool) -> int:
     from ray import tune
 
@@ -253,7 +272,8 @@ def run(spec: dict[str, Any], resume: bool) -> int:
             run_config=tune.RunConfig(
                 name=TUNE_DIR, storage_path=str(sweep_dir), verbose=1,
                 failure_config=tune.FailureConfig(max_failures=spec["max_failures"]),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                callbacks=[no_tune_tensorboard()]))
     results = tuner.fit()
     print(summarize(sweep_dir))
     failed = [r for r in results if r.error is not None]

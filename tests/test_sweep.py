@@ -55,6 +55,7 @@ def test_grid_of_two_envs_and_two_seeds(tmp_path):
             assert list(t.glob("events.out.tfevents.*"))  # tensorboard --logdir <sweep-dir> finds every trial
             evals = [r for r in rows(t / "metrics.csv") if r[1] == "eval/return"]
             assert [int(r[0]) for r in evals] == [400, 800, 1200]
+    assert not list((d / "tune").rglob("events.out.tfevents.*"))  # ... once: Tune writes no copy of its own
     # The summary's final column is the mean of each seed's last evaluation.
     finals = [[float(r[2]) for r in rows(d / "Pendulum-v1" / f"seed{s}" / "metrics.csv")
                if r[1] == "eval/return"][-1] for s in (0, 1)]
@@ -156,6 +157,8 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     (["--envs", "Pendulum-v1", "--seeds", "0", "1", "0"], "--seeds repeats 0"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--cpus-per-trial", "64"], "--cpus-per-trial 64"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--gpus-per-trial", "0.25"], "--gpus-per-trial 0.25 is more than the "
+                                                                           "cluster's 0 GPUs"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--tau", "2"], "--tau"),
 ])
 def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle):
