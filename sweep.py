@@ -291,15 +291,20 @@ def run(spec: dict[str, Any], resume: bool) -> int:
     return 0
 
 
+def exported_csv(root: Path, env_id: str, seed: int) -> Path:
+    """Where an exported results folder keeps a trial's metrics.csv."""
+    return Path(root) / f"{trial_name(env_id, seed)}.csv"
+
+
 def trial_csv(root: Path, env_id: str, seed: int) -> Path:
     """A trial's metrics.csv: in its folder in a sweep, or as <env>_seed<k>.csv in an exported results folder."""
     inside = trial_dir(root, env_id, seed) / CSV_FILE
-    return inside if inside.is_file() else Path(root) / f"{trial_name(env_id, seed)}.csv"
+    return inside if inside.is_file() else exported_csv(root, env_id, seed)
 
 
 def trial_result(root: Path, env_id: str, seed: int, total_steps: int) -> dict[str, Any] | None:
-    """What one trial's metrics.csv says: steps reached, evaluations, wall time (train.py logs steps/s at
-    every log interval and at the run's last step, so its last steps/s row is the step reached)."""
+    """What one trial's metrics.csv says: the last logged step, evaluations, wall time (train.py logs steps/s
+    at every log interval and at the run's last step, so a finished run's last row is its final step)."""
     from plot import read_curve, timed_steps
 
     csv_path = trial_csv(root, env_id, seed)
@@ -378,19 +383,27 @@ def summarize(sweep_dir: Path) -> str:
     return text
 
 
+def check_export(sweep_dir: Path, dest: Path) -> None:
+    """Refuse an --export folder that is a sweep, or another sweep's copy, before anything is written."""
+    spec = load_spec(sweep_dir)
+    if dest.resolve() == Path(sweep_dir).resolve():
+        raise DDPGError(f"--export {dest} is the sweep's own folder; give another")
+    if (dest / SPEC_FILE).is_file():
+        theirs = load_spec(dest)
+        if "exported_from" not in theirs:
+            raise DDPGError(f"--export {dest} holds a sweep, not an exported copy; export to a folder of its own")
+        if (theirs["name"], theirs["envs"], theirs["seeds"]) != (spec["name"], spec["envs"], spec["seeds"]):
+            raise DDPGError(f"--export {dest} holds sweep {theirs['name']!r} ({', '.join(theirs['envs'])}; seeds "
+                            f"{theirs['seeds']}), not this one; export to a folder of its own")
+
+
 def export(sweep_dir: Path, dest: Path) -> None:
     """Copy what a results folder keeps of a sweep: sweep.json, summary.md, the curve PNGs and every trial's
     metrics.csv (as <env>_seed<k>.csv). --summary and benchmarks/results_table.py read the copy as they
     read the sweep, so committed results rebuild without it; its sweep.json says it is a copy."""
+    check_export(sweep_dir, dest)
     spec = load_spec(sweep_dir)
-    if dest.resolve() == Path(sweep_dir).resolve():
-        raise DDPGError(f"--export {dest} is the sweep's own folder; give another")
     held = dest / SPEC_FILE
-    if held.is_file():
-        theirs = load_spec(dest)
-        if (theirs["name"], theirs["envs"], theirs["seeds"]) != (spec["name"], spec["envs"], spec["seeds"]):
-            raise DDPGError(f"--export {dest} holds sweep {theirs['name']!r} ({', '.join(theirs['envs'])}; seeds "
-                            f"{theirs['seeds']}), not this one; export to a folder of its own")
     try:
         dest.mkdir(parents=True, exist_ok=True)
         for name in [SUMMARY_FILE, *(f"{e}.png" for e in spec["envs"])]:
@@ -400,7 +413,7 @@ def export(sweep_dir: Path, dest: Path) -> None:
             for seed in spec["seeds"]:
                 csv_path = trial_csv(sweep_dir, env_id, seed)
                 if csv_path.is_file():
-                    shutil.copy2(csv_path, dest / f"{trial_name(env_id, seed)}.csv")
+                    shutil.copy2(csv_path, exported_csv(dest, env_id, seed))
         copy = {**spec, "exported_from": spec.get("exported_from", spec["sweep_dir"])}
         held.write_text(json.dumps(copy, indent=2) + "\n")
     except OSError as e:
@@ -418,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
             raise DDPGError(f"{mode} takes the sweep as it was started; drop --{extra[0].replace('_', '-')} "
                             f"(a sweep's grid and flags are fixed in its {SPEC_FILE})")
         if args.summary:
+            if args.export:
+                check_export(Path(args.summary), Path(args.export))
             print(summarize(Path(args.summary)), end="")
             if args.export:
                 export(Path(args.summary), Path(args.export))

@@ -4,10 +4,10 @@
     python benchmarks/sweep_concurrency.py --layouts 1x2 --niceness 0 15 --rounds 3
 
 A layout TxC is T trials side by side with C CPUs each (C is also each trial's torch thread count).
-Each run is a real `sweep.py` of HalfCheetah-v5 (tuned preset) to `--steps`, in a fresh local Ray,
-with RAY_worker_niceness set: how much nicer than raylet and GCS the workers run (Ray's default,
-which sweep.py keeps, is +15; +0 runs them at the driver's priority). A trial's steps/s covers its SPS logs after `--from-step` (the learning
-phase; evaluations are off). Runs go layout by layout, each niceness in turn, in reverse order
+Each run is a real `sweep.py` of `--env` (HalfCheetah-v5, tuned preset) to `--steps`, in a fresh
+local Ray, with RAY_worker_niceness set: how much nicer than raylet and GCS the workers run (Ray's
+default, which sweep.py keeps, is +15; +0 runs them at the driver's priority). A trial's steps/s
+covers its SPS logs after `--from-step` (the learning phase; evaluations are off). Runs go layout by layout, each niceness in turn, in reverse order
 every other round, since this machine's speed drifts. Nothing else may run meanwhile.
 """
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sweep  # noqa: E402
+from ddpg.config import make_config  # noqa: E402
 from plot import timed_steps  # noqa: E402
 from throughput import cpu_model  # noqa: E402
 
@@ -39,7 +41,7 @@ def one_run(layout: str, niceness: int, args: argparse.Namespace, root: Path) ->
         raise SystemExit(f"sweep_concurrency.py: {' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
     rates = []
     for k in range(trials):
-        steps, seconds = timed_steps(d / args.env / f"seed{k}" / "metrics.csv", args.from_step)
+        steps, seconds = timed_steps(sweep.trial_csv(d, args.env, k), args.from_step)
         rates.append(steps / seconds)
     return rates
 
@@ -50,16 +52,17 @@ def main() -> int:
     p.add_argument("--niceness", nargs="+", type=int, default=[0, 15], help="RAY_worker_niceness values")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--env", default="HalfCheetah-v5")
-    p.add_argument("--steps", type=int, default=17_000, help="steps per trial (10,000 of them random)")
+    p.add_argument("--steps", type=int, default=17_000, help="steps per trial (HalfCheetah: 10,000 of them random)")
     p.add_argument("--from-step", type=int, default=12_000, help="measure from here (after learning starts)")
     args = p.parse_args()
     for layout in args.layouts:
         if len(layout.split("x")) != 2 or not all(x.isdigit() and int(x) > 0 for x in layout.split("x")):
             print(f"error: --layouts takes TxC with positive integers, e.g. 2x1; got {layout!r}", file=sys.stderr)
             return 2
-    if not 10_000 <= args.from_step < args.steps or args.from_step % 1000:
-        print("error: --from-step must be a multiple of 1000 (the log interval), at least 10,000 (the random "
-              "warm-up) and below --steps", file=sys.stderr)
+    cfg = make_config({"env": args.env})
+    if not cfg.learning_starts <= args.from_step < args.steps or args.from_step % cfg.log_interval:
+        print(f"error: --from-step must be a multiple of {cfg.log_interval} (the log interval), at least "
+              f"{cfg.learning_starts} (the random warm-up) and below --steps", file=sys.stderr)
         return 2
     import torch
 

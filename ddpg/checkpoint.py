@@ -140,8 +140,10 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
     saved = load(path, "actor")
     check_env(saved, env_id, path)
     try:
-        low, high = np.asarray(saved["action_low"], dtype=np.float64), np.asarray(saved["action_high"], dtype=np.float64)
-        fits = (observation_space.shape[0] == saved["obs_dim"] and low.shape == action_space.shape
+        low = np.asarray(saved["action_low"], dtype=np.float64)
+        high = np.asarray(saved["action_high"], dtype=np.float64)
+        fits = (type(saved["obs_dim"]) is int and observation_space.shape[0] == saved["obs_dim"]
+                and low.shape == action_space.shape
                 and np.allclose(low, action_space.low) and np.allclose(high, action_space.high))
     except (TypeError, ValueError) as e:
         raise DDPGError(f"{path}: its action bounds are damaged ({_first_line(e)})") from None

@@ -167,6 +167,15 @@ FIELD_TYPES: dict[str, tuple[Any, tuple[type, ...]]] = {
     "tuple[int, ...]": (int, (list,)), "str | None": (str, (str,)),
 }
 
+def value_fits(annotation: str, value: Any) -> bool:
+    """Whether a value from the per-env file or a saved config has the type of a Config field (FIELD_TYPES)."""
+    if isinstance(value, bool) and annotation != "bool":  # bool is an int to Python, not to a config
+        return False
+    if annotation == "tuple[int, ...]":
+        return isinstance(value, (list, tuple)) and all(value_fits("int", v) for v in value)
+    return (annotation == "str | None" and value is None) or isinstance(value, FIELD_TYPES[annotation][1])
+
+
 # Per-env settings, by preset then env id: what train.py and sweep.py use for that env unless a flag says otherwise.
 ENV_SETTINGS_FILE = Path(__file__).with_name("env_settings.toml")
 # Fields that describe a run rather than an env's hyperparameters: never taken from the per-env file.
@@ -211,8 +220,7 @@ def env_settings(preset: str, env_id: str, path: Path = ENV_SETTINGS_FILE) -> di
         if key not in allowed:
             raise DDPGError(f"{where} sets {key!r}, which is not a per-env setting; "
                             f"known: {', '.join(sorted(allowed))}")
-        toml_types = FIELD_TYPES[allowed[key].type][1]
-        if not isinstance(value, toml_types) or (isinstance(value, bool) and bool not in toml_types):
+        if not value_fits(allowed[key].type, value):
             raise DDPGError(f"{where} sets {key} = {value!r}, which is not of type {allowed[key].type}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
 
@@ -240,11 +248,11 @@ def config_from_dict(d: dict[str, Any]) -> Config:
     if unknown:
         raise DDPGError(f"saved config has unknown fields {sorted(unknown)}; it was written by another version")
     d = dict(d)
-    try:
-        if "hidden_sizes" in d:
-            d["hidden_sizes"] = tuple(int(h) for h in d["hidden_sizes"])
-        cfg = Config(**d)
-        cfg.validate()
-    except (TypeError, ValueError) as e:  # a value of the wrong type, e.g. from a hand-edited file
-        raise DDPGError(f"saved config does not make a valid run ({e}); the file is damaged") from None
+    wrong = [f.name for f in fields(Config) if f.name in d and not value_fits(f.type, d[f.name])]
+    if wrong:
+        raise DDPGError(f"saved config has values of the wrong type for {', '.join(wrong)}; the file is damaged")
+    if "hidden_sizes" in d:
+        d["hidden_sizes"] = tuple(d["hidden_sizes"])
+    cfg = Config(**d)
+    cfg.validate()
     return cfg

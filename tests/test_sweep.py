@@ -191,7 +191,7 @@ def test_a_second_sweep_into_the_same_folder_is_refused(tmp_path, capsys):
 
 def fake_trial(folder, last_logged, evals):
     """A trial folder as train.py leaves it: metrics.csv with a steps/s row every 1000 steps up to
-    `last_logged`, plus one at `last_logged` itself (train.py logs the run's last step)."""
+    `last_logged`, plus one at `last_logged` itself when that is the run's last step (train.py logs it)."""
     folder.mkdir(parents=True)
     sps_steps = sorted({*range(1000, last_logged + 1, 1000), last_logged})
     lines = ["step,tag,value"] + [f"{s},charts/sps,100" for s in sps_steps]
@@ -205,15 +205,15 @@ def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, ca
     spec = {"name": "fake", "sweep_dir": str(d), "envs": ["Pendulum-v1", "InvertedPendulum-v5"], "seeds": [0, 1],
             "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
     (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
-    # Pendulum's budget is 100k (env_settings.toml); seed 1 stopped at 99,500, between log intervals.
+    # Pendulum's budget is 100k (env_settings.toml); seed 1 is still running, last logged at 99,000.
     fake_trial(d / "Pendulum-v1" / "seed0", 100_000, [(50_000, -300.0), (100_000, -150.0)])
-    fake_trial(d / "Pendulum-v1" / "seed1", 99_500, [(50_000, -200.0), (90_000, -250.0)])
+    fake_trial(d / "Pendulum-v1" / "seed1", 99_000, [(50_000, -200.0), (90_000, -250.0)])
     # InvertedPendulum's budget is 1M: at 100k it is still running, so none of its seeds is finished.
     fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, [(100_000, 1000.0)])
     table = sweep.summarize(d)
-    assert "| Pendulum-v1 | tuned | 1 of 2 | 99,500–100,000 of 100,000 | -150.0 ± 0.0 | -150.0 (seed 0, 100,000) |" \
+    assert "| Pendulum-v1 | tuned | 1 of 2 | 99,000–100,000 of 100,000 | -150.0 ± 0.0 | -150.0 (seed 0, 100,000) |" \
         in table, table
-    assert "| Pendulum-v1 | 1 | 99,500 (running) | -250.0 | -200.0 (50,000) |" in table
+    assert "| Pendulum-v1 | 1 | 99,000 (running) | -250.0 | -200.0 (50,000) |" in table
     assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (running) |" in table
     assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
     assert "| InvertedPendulum-v5 | 1 | not started |" in table
@@ -237,6 +237,15 @@ def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, ca
     assert sweep.main(["--summary", str(other), "--export", str(out)]) == 2
     assert "holds sweep 'fake'" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+    assert sorted(p.name for p in other.iterdir()) == [sweep.SPEC_FILE]  # refused before the summary was written
+    # Nor does an export land on a live sweep, even one with the same name and grid.
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / sweep.SPEC_FILE).write_text(json.dumps({**spec, "sweep_dir": str(live)}))
+    assert sweep.main(["--summary", str(out), "--export", str(live)]) == 2
+    assert "holds a sweep, not an exported copy" in capsys.readouterr().err
+    assert sorted(p.name for p in live.iterdir()) == [sweep.SPEC_FILE] and "exported_from" not in \
+        (live / sweep.SPEC_FILE).read_text()
 
 
 def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_path):
