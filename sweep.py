@@ -28,7 +28,7 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config
+from ddpg.config import add_config_flags, env_settings_note, explicit_args, make_config
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE

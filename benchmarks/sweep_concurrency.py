@@ -7,8 +7,9 @@ A layout TxC is T trials side by side with C CPUs each (C is also each trial's t
 Each run is a real `sweep.py` of `--env` (HalfCheetah-v5, tuned preset) to `--steps`, in a fresh
 local Ray, with RAY_worker_niceness set: how much nicer than raylet and GCS the workers run (Ray's
 default, which sweep.py keeps, is +15; +0 runs them at the driver's priority). A trial's steps/s
-covers its SPS logs after `--from-step` (the learning phase; evaluations are off). Runs go layout by layout, each niceness in turn, in reverse order
-every other round, since this machine's speed drifts. Nothing else may run meanwhile.
+covers its SPS logs after `--from-step` (the learning phase; evaluations are off). Runs go layout by
+layout, each niceness in turn, in reverse order every other round, since this machine's speed
+drifts. Nothing else may run meanwhile.
 """
 from __future__ import annotations
 

@@ -167,6 +167,7 @@ FIELD_TYPES: dict[str, tuple[Any, tuple[type, ...]]] = {
     "tuple[int, ...]": (int, (list,)), "str | None": (str, (str,)),
 }
 
+
 def value_fits(annotation: str, value: Any) -> bool:
     """Whether a value from the per-env file or a saved config has the type of a Config field (FIELD_TYPES)."""
     if isinstance(value, bool) and annotation != "bool":  # bool is an int to Python, not to a config
