@@ -365,15 +365,16 @@ def summarize(sweep_dir: Path) -> str:
                 per_trial.append(f"| {env_id} | {s} | not started | – | – | – | – |")
                 continue
             status = "" if r["done"] else " (running)"
-            per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {r.get('final', math.nan):.1f} | "
-                             f"{r.get('best', math.nan):.1f} ({r.get('best_step', 0):,}) | "
+            evals = (f"{r['final']:.1f} | {r['best']:.1f} ({r['best_step']:,})" if "final" in r
+                     else "– (no evaluation yet) | –")
+            per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {evals} | "
                              f"{r['wall_s'] / 3600:.2f} h | {r['sps']:.0f} |")
         plotted = {s: (r["eval_steps"], r["evals"]) for s, r in started.items() if len(r["evals"])}
         if plotted:
             # the mean covers the finished seeds once there are any, as the final column does
             done = [k for k, s in enumerate(plotted) if started[s]["done"]]
             plot_runs(list(plotted.values()), sweep_dir / f"{env_id}.png",
-                      f"{env_id}, {preset} preset, {len(plotted)} seeds",
+                      f"{env_id}, {preset} preset, {len(plotted)} seed{'s' if len(plotted) > 1 else ''}",
                       f"evaluation return ({cfg.eval_episodes} episodes)",
                       label=f"mean of the {len(done)} finished" if done and len(done) < len(plotted) else None,
                       run_labels=[f"seed {s}" + ("" if started[s]["done"] else " (running)") for s in plotted],

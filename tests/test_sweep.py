@@ -217,6 +217,12 @@ def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, ca
     assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (running) |" in table
     assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
     assert "| InvertedPendulum-v5 | 1 | not started |" in table
+    # A trial that has started but not yet evaluated says so, rather than nan.
+    fake_trial(d / "InvertedPendulum-v5" / "seed1", 6_000, [])
+    assert "| InvertedPendulum-v5 | 1 | 6,000 (running) | – (no evaluation yet) | – | 0.02 h | 100 |" \
+        in sweep.summarize(d)
+    shutil.rmtree(d / "InvertedPendulum-v5" / "seed1")
+    table = sweep.summarize(d)
     assert "| Pendulum-v1 | 0 | 100,000 | -150.0 | -150.0 (100,000) | 0.28 h | 100 |" in table
 
     # The exported copy (what results/ keeps) gives the same table without the sweep folder.
