@@ -150,7 +150,7 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
     if not fits:
         raise DDPGError(f"{path} was saved for other observation/action spaces than {env_id} has now")
     actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high),
-                  config_from_dict(saved["config"]).hidden_sizes)
+                  saved["config"]["hidden_sizes"])  # `load` has checked the config
     try:
         actor.load_state_dict(saved["actor"])
     except (RuntimeError, TypeError, AttributeError) as e:  # wrong shapes, or not a table of tensors at all
