@@ -127,7 +127,7 @@ def project_path(threads: int, args: argparse.Namespace) -> dict[str, Any]:
     """throughput.py's measurement of train.py's loop, with the buffer full (1M synthetic rows)."""
     ns = argparse.Namespace(env=ENV, device="cpu", threads=threads, steps=args.steps, warmup=args.warmup,
                             learning_starts=args.learning_starts, buffer_size=BUFFER, fill=BUFFER,
-                            log_interval=log_interval(args))
+                            log_interval=log_interval(args), parts=False)
     r = one_path("manual", args.matmul_precision, ns)  # the hand-written backward: train.py's CPU default
     r.pop("path", None)
     return r

@@ -36,10 +36,14 @@ from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
 
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
     """Run in a fresh process so each path's peak RSS is its own."""
+    # --parts: step_parts.py times each part of the timed learning steps inside train.py's loop
+    parts_code = f"step_parts.install(train, {args.warmup}, {args.steps})" if args.parts else "None"
     code = f"""
 import json, resource, sys, tempfile, time
 sys.path.insert(0, {str(ROOT)!r})
+sys.path.insert(0, {str(ROOT / "benchmarks")!r})
 import torch
+import step_parts
 import train
 from plot import timed_steps
 from ddpg.buffer import ReplayBuffer
@@ -58,6 +62,7 @@ class FilledBuffer(ReplayBuffer):
 
 
 train.ReplayBuffer = FilledBuffer
+parts = {parts_code}
 d = tempfile.mkdtemp()
 learn, warm, steps = {args.learning_starts}, {args.warmup}, {args.steps}
 total = learn + warm + steps
@@ -72,7 +77,7 @@ s = train.train(cfg, quiet=True)
 steps, seconds = timed_steps(s["run_dir"] / "metrics.csv", since=learn + warm)
 sps = steps / seconds
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0,
+print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0, parts_us=parts and parts.per_step(),
                       threads=torch.get_num_threads(), device=str(train.resolve_device({args.device!r})))))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -112,6 +117,8 @@ def main() -> int:
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=MATMUL_PRECISIONS,
                    help="--matmul-precision values to run each path with")
     p.add_argument("--rounds", type=int, default=1, help="times each (path, precision) runs, interleaved")
+    p.add_argument("--parts", action="store_true",
+                   help="also time each part of a learning step: env step, acting, noise, buffer write, update")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()
 
@@ -131,6 +138,9 @@ def main() -> int:
                     print(f"{name:>14}: {r['sps']:7.1f} learn-phase steps/s on {r['device']} ({r['threads']} "
                           f"threads), peak RSS {r['peak_rss_mb']:.0f} MB; buffer of {args.buffer_size:,} rows, "
                           f"{min(args.fill, args.buffer_size):,} filled at the start", flush=True)
+                    if r.get("parts_us"):
+                        print(" " * 16 + "per learning step, us: " + ", ".join(
+                            f"{k} {v:.0f}" for k, v in r["parts_us"].items()), flush=True)
     if args.rounds > 1 or len(args.precisions) > 1:
         print(f"over {args.rounds} round(s):")
         for path in args.paths:

@@ -7,7 +7,9 @@ Prints, in microseconds:
 1. one update on HalfCheetah-sized nets (256-256, batch 256) and on 8-unit nets with batch 8
    (what is left is fixed per-op cost), for autograd and the hand-written backward; the two
    paths alternate in rounds so that drift in the machine's speed hits both alike;
-2. a 256x256x256 matrix product alone (ten of them per update);
+2. a 256x256x256 matrix product alone (ten of them per update), timed in the same rounds as the
+   updates and taken as the products' peak rate here; one update's product FLOPs (from the layer
+   shapes), and the fraction of that rate the update reaches, taken within each round;
 3. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
    right after a 16 MB copy: inside the update, the data it streams evicts what each op needs;
 4. the fused Adam kernel on one thread, on a state where a third of the second moments are
@@ -25,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ddpg.agent import DDPGAgent  # noqa: E402
@@ -44,7 +47,11 @@ def per_call_us(fn: Callable[[], object], n: int) -> float:
 
 
 def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[str, float]:
-    """Median time per update of each path over `rounds` alternating rounds."""
+    """Median time per call of each path over `rounds` alternating rounds, and of a hidden×hidden×batch product.
+
+    The product runs in the same rounds, so that the fraction of its rate an update reaches is taken
+    within each round (`peak_fraction`): this machine's speed drifts by 2× within minutes.
+    """
     rng = np.random.default_rng(0)
     fns = {}
     for backward in ("autograd", "manual"):
@@ -56,11 +63,38 @@ def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[s
             buf.add(rng.standard_normal(OBS), rng.uniform(-1, 1, ACT), rng.standard_normal(), rng.standard_normal(OBS),
                     False)
         fns[backward] = make_update(agent, buf, cfg)[0]
+    a, b, c = torch.randn(batch, hidden), torch.randn(hidden, hidden), torch.empty(batch, hidden)
+    fns["product"] = lambda: torch.mm(a, b, out=c)
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
-            times[k].append(per_call_us(fn, per_round))
-    return {k: statistics.median(v[1:]) for k, v in times.items()}  # round 0 is warm-up
+            times[k].append(per_call_us(fn, per_round if k != "product" else 10 * per_round))
+    out = {k: statistics.median(v[1:]) for k, v in times.items()}  # round 0 is warm-up
+    flops = update_flops(agent, batch)
+    rate = [2 * batch * hidden * hidden / us for us in times["product"][1:]]  # FLOP per µs
+    for k in ("autograd", "manual"):
+        out[k + "_peak_fraction"] = statistics.median(flops / r / us for r, us in zip(rate, times[k][1:]))
+    out["product_gflops"] = statistics.median(rate) / 1e3
+    return out
+
+
+def update_flops(agent: DDPGAgent, batch: int) -> int:
+    """Multiply-adds × 2 of one update's matrix products, from the layer shapes.
+
+    Per layer (in, out) each pass costs 2·B·in·out: the forward product, ∂L/∂W = δᵀx, and ∂L/∂x = δW
+    (not needed below a net's first layer, except the critic's action columns in the actor step).
+    """
+    def fwd(layers: nn.ModuleList) -> int:
+        return sum(2 * batch * l.in_features * l.out_features for l in layers)
+
+    actor, critic, k = agent.actor.layers, agent.critic.layers, agent.critic.action_layer
+    n_act = agent.actor.layers[-1].out_features
+    critic_step = fwd(critic) * 3 - 2 * batch * critic[0].in_features * critic[0].out_features  # fwd, ∂W, ∂x above 0
+    actor_step = (fwd(actor) + fwd(critic)                                     # μ(s), then Q(s, μ(s))
+                  + sum(2 * batch * l.in_features * l.out_features for l in critic[k + 1:])  # ∂x down to layer k
+                  + 2 * batch * critic[k].out_features * n_act                 # ∂L/∂a, the action's columns
+                  + fwd(actor) * 2 - 2 * batch * actor[0].in_features * actor[0].out_features)  # ∂W, ∂x above 0
+    return fwd(actor) + fwd(critic) + critic_step + actor_step                 # the target y, then both steps
 
 
 def small_op_after(before: Callable[[], object], n: int = 2000) -> float:
@@ -116,13 +150,20 @@ def main() -> int:
 
     print(f"fused Adam (72k parameters, 1 thread), a third of the second moments subnormal: "
           f"{fused_adam_us(False):6.0f} us; flushed to zero: {fused_adam_us(True):6.0f} us")
+    updates = {}
     for hidden, batch in ((256, 256), (8, 8)):
-        t = update_paths(hidden, batch, args.rounds, 300 if hidden > 8 else 1000)
+        t = updates[hidden] = update_paths(hidden, batch, args.rounds, 300 if hidden > 8 else 1000)
         print(f"one update, {hidden}-{hidden} nets, batch {batch}: autograd {t['autograd']:6.0f} us, "
               f"hand-written backward {t['manual']:6.0f} us")
 
+    t = updates[256]
+    flops = update_flops(DDPGAgent(OBS, -np.ones(ACT), np.ones(ACT), make_config({}), "cpu"), 256)
+    print(f"256x256x256 matrix product alone: {t['product']:6.0f} us, {t['product_gflops']:.0f} GFLOP/s, "
+          f"taken as the products' peak here")
+    print(f"one 256-256 update: {flops / 1e9:.3f} GFLOP of products ({flops / t['product_gflops'] / 1e3:.0f} us "
+          f"at that rate); within each round the hand-written update reaches {t['manual_peak_fraction']:.0%} "
+          f"of that rate, autograd {t['autograd_peak_fraction']:.0%}")
     a, b, c = torch.randn(256, 256), torch.randn(256, 256), torch.empty(256, 256)
-    print(f"256x256x256 matrix product alone: {per_call_us(lambda: torch.mm(a, b, out=c), 2000):6.0f} us")
     src, dst = torch.randn(4_000_000), torch.empty(4_000_000)
     print(f"small op (256 floats) alone: {small_op_after(lambda: None):5.1f} us; after a 256^3 product: "
           f"{small_op_after(lambda: torch.mm(a, b, out=c)):5.1f} us; after a 16 MB copy: "

@@ -127,6 +127,31 @@ def test_bf16_products_leave_weights_adam_state_targets_and_losses_fp32(backward
     assert 1e-4 < apart < 1e-2
 
 
+def test_hand_written_adam_counts_each_parameter_once_also_after_a_checkpoint(tmp_path):
+    """Adam's per-parameter step counts (its bias correction) stay right when the hand-written path
+    shares one counter among them, through a saved and loaded state and a switch to autograd."""
+    cfg, agent, buf = agent_and_buffer()
+    update, _ = make_update(agent, buf, cfg)
+    for _ in range(30):
+        update()
+
+    def counts(a):
+        return sorted({float(s["step"]) for opt in (a.actor_opt, a.critic_opt) for s in opt.state.values()})
+
+    assert counts(agent) == [30.0]
+    torch.save(agent.state_dict(), tmp_path / "agent.pt")
+    for backward in ("manual", "autograd"):
+        cfg2, agent2, _ = agent_and_buffer(backward=backward)
+        agent2.load_state_dict(torch.load(tmp_path / "agent.pt"))
+        update2, _ = make_update(agent2, buf, cfg2)
+        for _ in range(3):
+            update2()
+        assert counts(agent2) == [33.0], backward
+        for _ in range(3):  # then through opt.step(), on counters the hand-written path may have shared
+            agent2.update(buf.sample(32))
+        assert counts(agent2) == [36.0], backward
+
+
 def test_matmul_precision_is_checked():
     with pytest.raises(DDPGError, match="--matmul-precision must be fp32 or bf16, got 'fp16'"):
         make_config({"matmul_precision": "fp16"})
