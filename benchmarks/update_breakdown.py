@@ -10,9 +10,10 @@ Prints, in microseconds:
 2. a 256x256x256 matrix product alone (ten of them per update), timed in the same rounds as the
    updates and taken as the products' peak rate here; one update's product FLOPs (from the layer
    shapes), and the fraction of that rate the update reaches, taken within each round;
-3. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
+3. the same product with bf16 inputs (what --matmul-precision bf16 runs), against fp32;
+4. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
    right after a 16 MB copy: inside the update, the data it streams evicts what each op needs;
-4. the fused Adam kernel on one thread, on a state where a third of the second moments are
+5. the fused Adam kernel on one thread, on a state where a third of the second moments are
    subnormal (as for dead ReLU units after some thousands of steps), with and without flushing
    them to zero.
 """
@@ -164,6 +165,11 @@ def main() -> int:
           f"at that rate); within each round the hand-written update reaches {t['manual_peak_fraction']:.0%} "
           f"of that rate, autograd {t['autograd_peak_fraction']:.0%}")
     a, b, c = torch.randn(256, 256), torch.randn(256, 256), torch.empty(256, 256)
+    a16, b16, c16 = a.bfloat16(), b.bfloat16(), c.bfloat16()
+    pairs = [(per_call_us(lambda: torch.mm(a, b, out=c), 500), per_call_us(lambda: torch.mm(a16, b16, out=c16), 500))
+             for _ in range(5)]  # alternating, as the machine drifts
+    print(f"256x256x256 product, bf16 inputs: {statistics.median(q for _, q in pairs):6.0f} us, "
+          f"{statistics.median(f / q for f, q in pairs):.2f}x as fast as fp32 (median of 5 alternating rounds)")
     src, dst = torch.randn(4_000_000), torch.empty(4_000_000)
     print(f"small op (256 floats) alone: {small_op_after(lambda: None):5.1f} us; after a 256^3 product: "
           f"{small_op_after(lambda: torch.mm(a, b, out=c)):5.1f} us; after a 16 MB copy: "
