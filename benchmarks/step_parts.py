@@ -21,6 +21,7 @@ class StepParts:
         self.updates = 0
         self.on = False
         self.total = dict.fromkeys(PARTS, 0.0)
+        self.calls = dict.fromkeys(PARTS, 0)  # within the window: each part once per step
         self.t0 = self.t1 = 0.0
 
     def clock(self, part: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,6 +31,7 @@ class StepParts:
             t = time.perf_counter()
             out = fn(*a, **kw)
             self.total[part] += time.perf_counter() - t
+            self.calls[part] += 1
             return out
         return timed
 
