@@ -37,9 +37,9 @@ from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
     """Run in a fresh process so each path's peak RSS is its own."""
     # --parts: step_parts.py times each part of the timed learning steps inside train.py's loop
-    parts_code = f"step_parts.install(train, {args.warmup}, {args.steps})" if args.parts else "None"
+    parts_code = f"step_parts.clocked(train, {args.warmup}, {args.steps})" if args.parts else "contextlib.nullcontext()"
     code = f"""
-import json, resource, sys, tempfile, time
+import contextlib, json, resource, sys, tempfile, time
 sys.path.insert(0, {str(ROOT)!r})
 sys.path.insert(0, {str(ROOT / "benchmarks")!r})
 import torch
@@ -62,7 +62,6 @@ class FilledBuffer(ReplayBuffer):
 
 
 train.ReplayBuffer = FilledBuffer
-parts = {parts_code}
 d = tempfile.mkdtemp()
 learn, warm, steps = {args.learning_starts}, {args.warmup}, {args.steps}
 total = learn + warm + steps
@@ -73,7 +72,8 @@ cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=tot
                        compile={path == "compile"}, cudagraphs={path == "cudagraphs"},
                        matmul_precision={precision!r}))
 t0 = time.perf_counter()
-s = train.train(cfg, quiet=True)
+with {parts_code} as parts:
+    s = train.train(cfg, quiet=True)
 steps, seconds = timed_steps(s["run_dir"] / "metrics.csv", since=learn + warm)
 sps = steps / seconds
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -71,7 +71,7 @@ def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[s
         for k, fn in fns.items():
             times[k].append(per_call_us(fn, per_round if k != "product" else 10 * per_round))
     out = {k: statistics.median(v[1:]) for k, v in times.items()}  # round 0 is warm-up
-    flops = update_flops(agent, batch)
+    flops = out["flops"] = update_flops(agent, batch)
     rate = [2 * batch * hidden * hidden / us for us in times["product"][1:]]  # FLOP per µs
     for k in ("autograd", "manual"):
         out[k + "_peak_fraction"] = statistics.median(flops / r / us for r, us in zip(rate, times[k][1:]))
@@ -80,22 +80,28 @@ def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[s
 
 
 def update_flops(agent: DDPGAgent, batch: int) -> int:
-    """Multiply-adds × 2 of one update's matrix products, from the layer shapes.
+    """FLOPs (2 per multiply-add) of one update's matrix products, as ManualUpdate runs them.
 
-    Per layer (in, out) each pass costs 2·B·in·out: the forward product, ∂L/∂W = δᵀx, and ∂L/∂x = δW
-    (not needed below a net's first layer, except the critic's action columns in the actor step).
+    Per layer z = x Wᵀ + b over a batch: the forward product and ∂L/∂W = δᵀx cost 2·B·in·out
+    each; ∂L/∂x = δW goes only into the layer below's output (not a joining action), and not
+    below a net's first layer. The actor step adds ∂L/∂a, through the action's columns.
     """
-    def fwd(layers: nn.ModuleList) -> int:
-        return sum(2 * batch * l.in_features * l.out_features for l in layers)
+    def mm(n_in: int, n_out: int) -> int:
+        return 2 * batch * n_in * n_out
+
+    def fwd(layers: nn.ModuleList) -> int:  # also the cost of every layer's ∂L/∂W
+        return sum(mm(l.in_features, l.out_features) for l in layers)
+
+    def dx(layers: nn.ModuleList, lowest: int) -> int:  # δ from the top down to layer `lowest`
+        return sum(mm(layers[i].out_features, layers[i - 1].out_features) for i in range(lowest + 1, len(layers)))
 
     actor, critic, k = agent.actor.layers, agent.critic.layers, agent.critic.action_layer
-    n_act = agent.actor.layers[-1].out_features
-    critic_step = fwd(critic) * 3 - 2 * batch * critic[0].in_features * critic[0].out_features  # fwd, ∂W, ∂x above 0
-    actor_step = (fwd(actor) + fwd(critic)                                     # μ(s), then Q(s, μ(s))
-                  + sum(2 * batch * l.in_features * l.out_features for l in critic[k + 1:])  # ∂x down to layer k
-                  + 2 * batch * critic[k].out_features * n_act                 # ∂L/∂a, the action's columns
-                  + fwd(actor) * 2 - 2 * batch * actor[0].in_features * actor[0].out_features)  # ∂W, ∂x above 0
-    return fwd(actor) + fwd(critic) + critic_step + actor_step                 # the target y, then both steps
+    n_act = actor[-1].out_features
+    target = fwd(actor) + fwd(critic)                                   # y: μ'(s'), then Q'(s', ·)
+    critic_step = 2 * fwd(critic) + dx(critic, 0)
+    actor_step = (fwd(actor) + fwd(critic) + dx(critic, k) + mm(critic[k].out_features, n_act)
+                  + fwd(actor) + dx(actor, 0))
+    return target + critic_step + actor_step
 
 
 def small_op_after(before: Callable[[], object], n: int = 2000) -> float:
@@ -158,7 +164,7 @@ def main() -> int:
               f"hand-written backward {t['manual']:6.0f} us")
 
     t = updates[256]
-    flops = update_flops(DDPGAgent(OBS, -np.ones(ACT), np.ones(ACT), make_config({}), "cpu"), 256)
+    flops = t["flops"]
     print(f"256x256x256 matrix product alone: {t['product']:6.0f} us, {t['product_gflops']:.0f} GFLOP/s, "
           f"taken as the products' peak here")
     print(f"one 256-256 update: {flops / 1e9:.3f} GFLOP of products ({flops / t['product_gflops'] / 1e3:.0f} us "

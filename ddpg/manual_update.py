@@ -28,25 +28,6 @@ _relu_backward = torch.ops.aten.threshold_backward.grad_input  # (g, h, 0): g �
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input       # (g, t):    g ⊙ (1 - t²)
 
 
-# In bf16 the ReLU and its backward run on the bits, as int16: a bf16's sign bit is its int16's, so
-# max(x, 0) is the same either way (-0.0 comes out +0.0), and int16's kernels ran 2-3× faster than
-# bf16's here. A NaN with its sign bit set comes out 0; the other NaNs of a diverged update still reach Q.
-def _relu_(x: torch.Tensor) -> None:
-    """x ← max(x, 0), in place."""
-    if x.dtype == torch.bfloat16:
-        x.view(torch.int16).clamp_min_(0)
-    else:
-        x.relu_()
-
-
-def _relu_backward_into(g: torch.Tensor, h: torch.Tensor, out: torch.Tensor, mask: torch.Tensor | None) -> None:
-    """out ← g ⊙ [h > 0] for a ReLU output h; `mask` is an int16 buffer like h, given when all three are bf16."""
-    if mask is None:
-        _relu_backward(g, h, 0, grad_input=out)
-    else:  # h ≥ 0, so min(h, 1) as int16 is [h > 0]; times g's bits gives g's bits or 0
-        torch.mul(g.view(torch.int16), torch.clamp_max(h.view(torch.int16), 1, out=mask), out=out.view(torch.int16))
-
-
 class _Weights:
     """One network's (W, b) per layer, in the dtype that layer's products take.
 
@@ -114,9 +95,6 @@ class _MLPTape:
         # δ W lands in the previous layer's δ, or first in a buffer of this layer's dtype where they differ
         self.back = [None] + [prev if prev.dtype == d else buffer(prev.shape[1], d)
                               for prev, d in zip(self.deltas[:-1], dtypes[1:])]
-        # for the ReLU backward below layer i: an int16 mask where δW, the ReLU output and δ are all bf16
-        self.masks = [None] + [torch.zeros_like(h, dtype=torch.int16) if g.dtype == h.dtype == torch.bfloat16 else None
-                               for g, h in zip(self.back[1:], self.outputs[:-1])]
 
     def forward(self, weights: _Weights) -> torch.Tensor:
         """Run the layers given by `weights` (these or their targets') on `inputs[0]`; ReLU between layers."""
@@ -124,7 +102,7 @@ class _MLPTape:
         for i, (w_t, b) in enumerate(weights.t):
             out = torch.addmm(b, self.inputs[i], w_t, out=self.outputs[i])
             if i < last:
-                _relu_(out)
+                out.relu_()
                 if self.to_next[i] is not None:
                     self.to_next[i].copy_(out)
         return self.outputs[-1]
@@ -139,7 +117,7 @@ class _MLPTape:
                 torch.sum(delta, 0, out=b_grad)                  # ∂L/∂b = Σ δ
             if i > lowest:  # ∂L/∂x = δ W into the previous layer's δ, then through its ReLU
                 g = torch.mm(delta, self.w_prev[i], out=self.back[i])
-                _relu_backward_into(g, self.outputs[i - 1], self.deltas[i - 1], self.masks[i])
+                _relu_backward(g, self.outputs[i - 1], 0, grad_input=self.deltas[i - 1])
         if weight_grads and self.grad_copies[0]:  # bf16 gradients into the fp32 `.grad` that Adam reads
             torch._foreach_copy_(*self.grad_copies)
 

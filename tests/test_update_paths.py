@@ -150,6 +150,10 @@ def test_hand_written_adam_counts_each_parameter_once_also_after_a_checkpoint(tm
         for _ in range(3):  # then through opt.step(), on counters the hand-written path may have shared
             agent2.update(buf.sample(32))
         assert counts(agent2) == [36.0], backward
+    # a state loaded into an agent whose hand-written update is already running
+    agent.load_state_dict(torch.load(tmp_path / "agent.pt"))
+    update()
+    assert counts(agent) == [31.0]
 
 
 def test_matmul_precision_is_checked():
