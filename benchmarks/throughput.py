@@ -4,6 +4,7 @@
     python benchmarks/throughput.py --threads 1 --paths manual eager
     python benchmarks/throughput.py --fill 0              # only the rows the run itself writes (~6,000)
     python benchmarks/throughput.py --precisions fp32 bf16 --rounds 3   # --matmul-precision, interleaved
+    python benchmarks/throughput.py --threads 1 --parts      # also µs per learning step by part (step_parts.py)
 
 Paths: manual is the hand-written backward (the CPU default), eager is autograd (`--backward
 autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path runs train.py's loop (one env step and one update per step, after learning starts) with
