@@ -3,19 +3,19 @@
     python benchmarks/update_breakdown.py
     python benchmarks/update_breakdown.py --threads 1
 
-Prints, in microseconds:
-1. one update on HalfCheetah-sized nets (256-256, batch 256) and on 8-unit nets with batch 8
+Prints, in microseconds, in this order:
+1. the fused Adam kernel on one thread, on a state where a third of the second moments are
+   subnormal (as for dead ReLU units after some thousands of steps), with and without flushing
+   them to zero;
+2. one update on HalfCheetah-sized nets (256-256, batch 256) and on 8-unit nets with batch 8
    (what is left is fixed per-op cost), for autograd and the hand-written backward; the two
    paths alternate in rounds so that drift in the machine's speed hits both alike;
-2. a 256x256x256 matrix product alone (ten of them per update), timed in the same rounds as the
+3. a 256x256x256 matrix product alone (ten of them per update), timed in the same rounds as the
    updates and taken as the products' peak rate here; one update's product FLOPs (from the layer
    shapes), and the fraction of that rate the update reaches, taken within each round;
-3. the same product with bf16 inputs (what --matmul-precision bf16 runs), against fp32;
-4. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
-   right after a 16 MB copy: inside the update, the data it streams evicts what each op needs;
-5. the fused Adam kernel on one thread, on a state where a third of the second moments are
-   subnormal (as for dead ReLU units after some thousands of steps), with and without flushing
-   them to zero.
+4. the same product with bf16 inputs (what --matmul-precision bf16 runs), against fp32;
+5. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
+   right after a 16 MB copy: inside the update, the data it streams evicts what each op needs.
 """
 from __future__ import annotations
 
