@@ -2,9 +2,10 @@
 
 `with clocked(train, warmup, steps) as parts:` wraps the loop's parts in train.py's own namespace
 (env.step, DDPGAgent.act, the noise draw, ReplayBuffer.add and the update) with clocks that run
-over the `steps` learning steps after the first `warmup`, and puts train.py's names back after. What the parts do not cover (np.clip, the
-finiteness checks, summing the losses, logging, the loop itself) is reported as the rest. Each
-clock adds two perf_counter calls, about 0.1 µs, to its part.
+over the `steps` learning steps after the first `warmup`, and puts train.py's names back after.
+What the parts do not cover (np.clip, the finiteness checks, summing the losses, logging, the
+loop itself) is reported as the rest. Each clock adds two perf_counter calls, about 0.1 µs, to
+its part.
 """
 from __future__ import annotations
 
