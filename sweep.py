@@ -28,7 +28,7 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import add_config_flags, env_settings_note, explicit_args, make_config
+from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE
@@ -51,9 +51,18 @@ def trial_dir(sweep_dir: Path, env_id: str, seed: int) -> Path:
     return ckpt_io.run_dir(sweep_dir, env_id, f"seed{seed}")
 
 
+def recorded_settings(cfg: Config) -> dict[str, Any]:
+    """What sweep.json records of an env's trials when the sweep starts: every setting but the per-trial ones."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in (*PER_TRIAL, "device")}
+
+
 def trial_flags(spec: dict[str, Any], env_id: str, seed: int) -> dict[str, Any]:
-    """The explicit train.py flags of one trial: the sweep's own, plus where it keeps its files."""
-    flags = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["flags"].items()}  # JSON has no tuples
+    """The explicit train.py flags of one trial: the env's settings as recorded when the sweep started (so
+    an edit to env_settings.toml later changes no trial of it), the sweep's flags, and where it keeps its
+    files. A sweep.json from before the record existed has only its flags, on top of the file as it is now."""
+    recorded = spec.get("configs", {}).get(env_id, {})
+    flags = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in {**recorded, **spec["flags"]}.items()}  # JSON has no tuples
     if spec["gpus_per_trial"] == 0:
         flags.setdefault("device", "cpu")  # Ray hides no GPU from a 0-GPU trial; it must not take one uncounted
     out = trial_dir(Path(spec["sweep_dir"]), env_id, seed)
@@ -180,6 +189,8 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
         make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
         for seed in args.seeds:
             make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
+    spec["configs"] = {env_id: recorded_settings(make_config(trial_flags(spec, env_id, args.seeds[0])))
+                       for env_id in args.envs}
     return spec
 
 
@@ -333,7 +344,8 @@ def summarize(sweep_dir: Path) -> str:
     flags = " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                      for k, v in spec["flags"].items())
     lines = [f"# Sweep `{spec['name']}`", "",
-             f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml. "
+             f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml"
+             f"{' as it was when the sweep started (sweep.json records it)' if 'configs' in spec else ''}. "
              f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
              f"seeds; while none has finished, the latest evaluations stand in, marked (running). Best = the "
              f"highest evaluation during any run.", "",

@@ -7,12 +7,14 @@ Each argument is a sweep folder or a results folder that `sweep.py --summary DIR
 (sweep.json and one CSV per trial); folders without a sweep.json are skipped.
 
 For each env, the sweep used is one that trains with the env's defaults (a sweep that changes a
-hyperparameter, the preset or `--matmul-precision` is an experiment, and is skipped with a note),
+hyperparameter, the preset or `--matmul-precision` is an experiment, and so is one that ran an
+earlier entry of the env, as its sweep.json records; both are skipped with a note),
 preferring one that runs the env's full budget, then the one that has run furthest. The budget is
 the env's own (its entry in ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked
 as short, and is not judged. "Final" is the last deterministic evaluation of each trial that
-reached the sweep's step count (mean ± std over those seeds); "best" is the highest evaluation of any of its trials. Published figures are in results/published_ddpg.csv,
-each with its source, env version and metric, since they are not measured the same way.
+reached the sweep's step count (mean ± std over those seeds); "best" is the highest evaluation of
+any of its trials. Published figures are in results/published_ddpg.csv, each with its source, env
+version and metric, since they are not measured the same way.
 """
 from __future__ import annotations
 
@@ -44,12 +46,14 @@ LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCa
 RUN_ONLY = (set(RESUMABLE_OVERRIDES) - {"matmul_precision"}) | {"seed"}
 
 
-def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[Path, dict, int, int] | None:
+def env_results(sweep_dirs: list[Path], env_id: str,
+                default: Config) -> tuple[tuple[Path, dict, int, int] | None, int]:
     """(sweep, {seed: result of each started trial}, the sweep's step count, its number of seeds) of the
     sweep for env_id that trains with its defaults (`default`), preferring one whose step count is the
-    env's budget, then the one that has run furthest."""
+    env's budget, then the one that has run furthest; or None. Also how many sweeps of env_id were skipped
+    because they ran other settings."""
     budget = default.total_steps
-    best = None
+    best, skipped = None, 0
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
@@ -58,8 +62,10 @@ def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[P
         changed = [f.name for f in dataclasses.fields(Config)
                    if f.name not in RUN_ONLY and getattr(ours, f.name) != getattr(default, f.name)]
         if changed:
-            print(f"{env_id}: skipping {d}, an experiment: it changes "
-                  f"{', '.join('--' + f.replace('_', '-') for f in changed)}", file=sys.stderr)
+            print(f"{env_id}: skipping {d}: its {', '.join('--' + f.replace('_', '-') for f in changed)} "
+                  f"{'differ' if len(changed) > 1 else 'differs'} from the env's defaults now "
+                  f"(an experiment, or an earlier entry)", file=sys.stderr)
+            skipped += 1
             continue
         total = ours.total_steps
         results = {s: r for s in spec["seeds"]
@@ -67,7 +73,7 @@ def env_results(sweep_dirs: list[Path], env_id: str, default: Config) -> tuple[P
         rank = (total >= budget, sum(r["steps"] for r in results.values()))
         if results and (best is None or rank > best[4]):
             best = (d, results, total, len(spec["seeds"]), rank)
-    return best[:4] if best else None
+    return (best[:4] if best else None), skipped
 
 
 def main() -> int:
@@ -90,9 +96,11 @@ def main() -> int:
                                                     else "none")
             target = float(refs[0]["return"]) if refs else LEARNED.get(env_id)
             default = make_config({"env": env_id})  # the preset and the env's entry: its budget, its maths
-            found = env_results(sweep_dirs, env_id, default)
+            found, skipped = env_results(sweep_dirs, env_id, default)
             if found is None:
-                lines.append(f"| {env_id} | not run yet | – | – | – | {ref_text} | – |")
+                what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
+                        f"others skipped)" if skipped else "not run yet")
+                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – |")
                 continue
             _, results, total, n_seeds = found
             finals = sweep.finished_finals(results)

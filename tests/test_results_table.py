@@ -7,15 +7,21 @@ import pytest
 
 import sweep
 from conftest import ROOT
+from ddpg import config
+from ddpg.config import make_config
+
+IP = "InvertedPendulum-v5"
 
 
-def fake_sweep(path, envs, seeds, total_steps, finals, running=None, flags=None):
+def fake_sweep(path, envs, seeds, total_steps, finals, running=None, flags=None, configs=None):
     """A sweep folder as sweep.py leaves it: sweep.json and one metrics.csv per trial (finals[seed]),
-    and optionally one trial (seed, last eval) that stopped halfway."""
+    and optionally one trial (seed, last eval) that stopped halfway. `configs`: the settings it recorded
+    per env (without, it is a sweep.json from before sweeps recorded them)."""
     path.mkdir()
-    (path / "sweep.json").write_text(json.dumps({"name": path.name, "sweep_dir": str(path), "envs": envs,
-                                                 "seeds": seeds, "flags": {"total_steps": total_steps, **(flags or {})},
-                                                 "cpus_per_trial": 1, "gpus_per_trial": 0.0, "max_failures": 3}))
+    spec = {"name": path.name, "sweep_dir": str(path), "envs": envs, "seeds": seeds,
+            "flags": {"total_steps": total_steps, **(flags or {})}, "cpus_per_trial": 1, "gpus_per_trial": 0.0,
+            "max_failures": 3}
+    (path / "sweep.json").write_text(json.dumps({**spec, **({"configs": configs} if configs else {})}))
     for env_id in envs:
         for seed, final in finals.items():
             t = path / env_id / f"seed{seed}"
@@ -94,3 +100,32 @@ def test_a_damaged_sweep_json_is_one_line_and_exit_2(tmp_path, text, capsys):
     assert sweep.main(["--summary", str(d)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a sweep description" in err, err
+
+
+def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
+    # sweep.json records each env's settings at the start; an edit to env_settings.toml after that
+    # changes none of the sweep's trials (queued or resumed), and the sweep is no longer the env's row.
+    args = sweep.build_parser().parse_args(["--envs", IP, "--seeds", "0", "1", "--sweep-dir", str(tmp_path / "s")])
+    spec = sweep.new_spec(args)
+    started = make_config({"env": IP})
+    real = config.env_settings
+    monkeypatch.setattr(config, "env_settings",
+                        lambda preset, env_id, *a: {**real(preset, env_id, *a), "actor_lr": 5e-3, "gamma": 0.9})
+    assert (make_config({"env": IP}).actor_lr, make_config({"env": IP}).gamma) == (5e-3, 0.9)  # new runs see it
+    trial = make_config(sweep.trial_flags(spec, IP, 1))
+    assert (trial.actor_lr, trial.gamma, trial.seed) == (started.actor_lr, started.gamma, 1)
+    assert sweep.recorded_settings(trial) == sweep.recorded_settings(started)
+    legacy = {k: v for k, v in spec.items() if k != "configs"}  # a sweep.json from before the record
+    assert make_config(sweep.trial_flags(legacy, IP, 1)).actor_lr == 5e-3
+    monkeypatch.undo()
+
+    # A sweep that ran an earlier entry (here: another actor lr) is skipped with a note, not shown as the row.
+    earlier = {IP: {**spec["configs"][IP], "actor_lr": started.actor_lr / 2}}
+    fake_sweep(tmp_path / "earlier", [IP], [0], 1_000_000, {0: 1000.0}, configs=earlier)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "earlier")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"| {IP} | not run with its current settings (1 sweep with others skipped) |" in r.stdout
+    assert "--actor-lr differs from the env's defaults now" in r.stderr, r.stderr
+    fake_sweep(tmp_path / "same", [IP], [0], 1_000_000, {0: 1000.0}, configs=spec["configs"])
+    assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 ± 0.0 |")
