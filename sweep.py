@@ -21,6 +21,7 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config
+from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config, value_fits
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE
@@ -38,6 +39,9 @@ SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
 SUMMARY_FILE = "summary.md"
 TUNE_DIR = "tune"           # Ray Tune's experiment folder inside the sweep folder
 PER_TRIAL = ("env", "seed", "models_dir", "runs_dir", "run_name", "resume")  # set by the sweep, not by flags
+# Left out of the record in sweep.json: the per-trial fields, and the device, which each machine picks
+# (a 0-GPU trial's "cpu" default must still apply; see trial_flags).
+NOT_RECORDED = (*PER_TRIAL, "device")
 # Not shipped to cluster nodes with the code: outputs, weights history, the environment.
 UPLOAD_EXCLUDES = [".git", ".venv", "runs", "sweeps", "videos", "media", "results", "models/*/*/"]
 
@@ -51,9 +55,9 @@ def trial_dir(sweep_dir: Path, env_id: str, seed: int) -> Path:
     return ckpt_io.run_dir(sweep_dir, env_id, f"seed{seed}")
 
 
-def recorded_settings(cfg: Config) -> dict[str, Any]:
-    """What sweep.json records of an env's trials when the sweep starts: every setting but the per-trial ones."""
-    return {k: v for k, v in cfg.to_dict().items() if k not in (*PER_TRIAL, "device")}
+def recorded_config(cfg: Config) -> dict[str, Any]:
+    """What sweep.json records (under "configs") of an env's trials when the sweep starts."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in NOT_RECORDED}
 
 
 def trial_flags(spec: dict[str, Any], env_id: str, seed: int) -> dict[str, Any]:
@@ -185,12 +189,13 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
     spec = {"name": name, "sweep_dir": str(sweep_dir), "envs": args.envs, "seeds": args.seeds, "flags": flags,
             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
             "max_failures": args.max_failures}
+    configs = {}
     for env_id in args.envs:
         make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
         for seed in args.seeds:
-            make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
-    spec["configs"] = {env_id: recorded_settings(make_config(trial_flags(spec, env_id, args.seeds[0])))
-                       for env_id in args.envs}
+            cfg = make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
+        configs[env_id] = recorded_config(cfg)  # the same for every seed
+    spec["configs"] = configs
     return spec
 
 
@@ -207,6 +212,15 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
                if k not in spec]
     if missing:
         raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
+    configs = spec.get("configs", {})
+    if not isinstance(configs, dict) or not all(isinstance(c, dict) for c in configs.values()):
+        raise DDPGError(f"{path} is not a sweep description (its configs are not one table per env)")
+    types = {f.name: f.type for f in fields(Config)}
+    for env_id, recorded in configs.items():
+        bad = sorted(k for k, v in recorded.items() if k not in types or not value_fits(types[k], v))
+        if bad:
+            raise DDPGError(f"{path} is not a sweep description (the settings recorded for {env_id} have "
+                            f"unknown or mistyped {', '.join(bad)})")
     return spec
 
 
@@ -345,7 +359,7 @@ def summarize(sweep_dir: Path) -> str:
                      for k, v in spec["flags"].items())
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml"
-             f"{' as it was when the sweep started (sweep.json records it)' if 'configs' in spec else ''}. "
+             f"{' as sweep.json records it' if 'configs' in spec else ''}. "
              f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
              f"seeds; while none has finished, the latest evaluations stand in, marked (running). Best = the "
              f"highest evaluation during any run.", "",

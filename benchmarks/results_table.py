@@ -99,7 +99,7 @@ def main() -> int:
             found, skipped = env_results(sweep_dirs, env_id, default)
             if found is None:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
-                        f"others skipped)" if skipped else "not run yet")
+                        f"other settings skipped)" if skipped else "not run yet")
                 lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – |")
                 continue
             _, results, total, n_seeds = found

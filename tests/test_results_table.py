@@ -89,7 +89,14 @@ def test_summary_averages_finished_seeds_only(tmp_path):
     assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (running) |" in sweep.summarize(d2)
 
 
-@pytest.mark.parametrize("text", ["{not json", "{}", '{"name": "x", "envs": ["Pendulum-v1"]}'])
+SPEC = ('{"name": "x", "envs": ["Pendulum-v1"], "seeds": [0], "flags": {}, "cpus_per_trial": 1, '
+        '"gpus_per_trial": 0, "max_failures": 3')
+
+
+@pytest.mark.parametrize("text", ["{not json", "{}", '{"name": "x", "envs": ["Pendulum-v1"]}',
+                                  SPEC + ', "configs": []}', SPEC + ', "configs": {"Pendulum-v1": 3}}',
+                                  SPEC + ', "configs": {"Pendulum-v1": {"actor_lr": "fast"}}}',
+                                  SPEC + ', "configs": {"Pendulum-v1": {"no_such_field": 1}}}'])
 def test_a_damaged_sweep_json_is_one_line_and_exit_2(tmp_path, text, capsys):
     d = tmp_path / "damaged"
     d.mkdir()
@@ -104,7 +111,7 @@ def test_a_damaged_sweep_json_is_one_line_and_exit_2(tmp_path, text, capsys):
 
 def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     # sweep.json records each env's settings at the start; an edit to env_settings.toml after that
-    # changes none of the sweep's trials (queued or resumed), and the sweep is no longer the env's row.
+    # changes none of the sweep's trials, and the sweep is no longer the env's row.
     args = sweep.build_parser().parse_args(["--envs", IP, "--seeds", "0", "1", "--sweep-dir", str(tmp_path / "s")])
     spec = sweep.new_spec(args)
     started = make_config({"env": IP})
@@ -114,7 +121,7 @@ def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     assert (make_config({"env": IP}).actor_lr, make_config({"env": IP}).gamma) == (5e-3, 0.9)  # new runs see it
     trial = make_config(sweep.trial_flags(spec, IP, 1))
     assert (trial.actor_lr, trial.gamma, trial.seed) == (started.actor_lr, started.gamma, 1)
-    assert sweep.recorded_settings(trial) == sweep.recorded_settings(started)
+    assert sweep.recorded_config(trial) == sweep.recorded_config(started)
     legacy = {k: v for k, v in spec.items() if k != "configs"}  # a sweep.json from before the record
     assert make_config(sweep.trial_flags(legacy, IP, 1)).actor_lr == 5e-3
     monkeypatch.undo()
@@ -125,7 +132,7 @@ def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "earlier")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert f"| {IP} | not run with its current settings (1 sweep with others skipped) |" in r.stdout
+    assert f"| {IP} | not run with its current settings (1 sweep with other settings skipped) |" in r.stdout
     assert "--actor-lr differs from the env's defaults now" in r.stderr, r.stderr
     fake_sweep(tmp_path / "same", [IP], [0], 1_000_000, {0: 1000.0}, configs=spec["configs"])
     assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 ± 0.0 |")
