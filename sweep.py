@@ -278,6 +278,14 @@ def no_tune_tensorboard() -> Any:
     return TrainWritesTensorBoard()
 
 
+def unfinished_trials(results: Any, spec: dict[str, Any]) -> int:
+    """How many of Tune's results neither failed nor reached their step count. A trial that has reported
+    nothing (not yet started at a Ctrl-C, or resumed but not yet evaluated) has no config in its result."""
+    return sum(1 for r in results if r.error is None and (
+        r.config is None or (r.metrics or {}).get("step", 0) <
+        make_config(trial_flags(spec, r.config["env"], r.config["seed"])).total_steps))
+
+
 def run(spec: dict[str, Any], resume: bool) -> int:
     from ray import tune
 
@@ -302,15 +310,14 @@ def run(spec: dict[str, Any], resume: bool) -> int:
     results = tuner.fit()
     print(summarize(sweep_dir))
     failed = [r for r in results if r.error is not None]
-    unfinished = [r for r in results if r.error is None and (r.metrics or {}).get("step", 0) <
-                  make_config(trial_flags(spec, r.config["env"], r.config["seed"])).total_steps]
+    unfinished = unfinished_trials(results, spec)
     if failed:
         print(f"error: {len(failed)} trial(s) failed after {spec['max_failures']} retries: "
               f"{', '.join(str(r.path) for r in failed)}; fix the cause, then run: python sweep.py --resume "
               f"{sweep_dir}", file=sys.stderr)
         return 1
     if unfinished:  # Ctrl-C: Tune stops the trials and returns normally
-        print(f"stopped with {len(unfinished)} trial(s) unfinished; go on with: python sweep.py --resume {sweep_dir}",
+        print(f"stopped with {unfinished} trial(s) unfinished; go on with: python sweep.py --resume {sweep_dir}",
               file=sys.stderr)
         return 130
     return 0

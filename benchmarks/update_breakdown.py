@@ -13,7 +13,9 @@ Prints, in microseconds, in this order:
 3. a 256x256x256 matrix product alone (ten of them per update), timed in the same rounds as the
    updates and taken as the products' peak rate here; one update's product FLOPs (from the layer
    shapes), and the fraction of that rate the update reaches, taken within each round;
-4. the same product with bf16 inputs (what --matmul-precision bf16 runs), against fp32;
+4. the same product with bf16 inputs (what --matmul-precision bf16 runs), against fp32, and
+   then each kind of product in a HalfCheetah update, and a ReLU, in bf16 against fp32: the thin
+   first layers (17 or 23 inputs) and elementwise ops are where bf16 does not pay;
 5. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
    right after a 16 MB copy: inside the update, the data it streams evicts what each op needs.
 """
@@ -144,6 +146,23 @@ def fused_adam_us(flush: bool, n: int = 1000) -> float:
     return us
 
 
+def bf16_by_shape(batch: int = 256, hidden: int = 256, rounds: int = 5) -> dict[str, float]:
+    """fp32 time / bf16 time (median of alternating rounds) for each kind of product in a HalfCheetah update."""
+    def ops(dtype: torch.dtype) -> dict[str, Callable[[], object]]:
+        def r(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape).to(dtype)
+        x, h, w0, w1, b = r(batch, OBS + ACT), r(batch, hidden), r(hidden, OBS + ACT), r(hidden, hidden), r(hidden)
+        out, w_grad, w0_grad = r(batch, hidden), r(hidden, hidden), r(hidden, OBS + ACT)
+        return {f"first layer, (B,{OBS + ACT})x({OBS + ACT},H)": lambda: torch.addmm(b, x, w0.t(), out=out),
+                "hidden layer, (B,H)x(H,H)": lambda: torch.addmm(b, h, w1.t(), out=out),
+                "hidden dL/dW, (H,B)x(B,H)": lambda: torch.mm(h.t(), h, out=w_grad),
+                f"first dL/dW, (H,B)x(B,{OBS + ACT})": lambda: torch.mm(h.t(), x, out=w0_grad),
+                "ReLU on (B,H)": lambda: out.relu_()}
+    fp32, bf16 = ops(torch.float32), ops(torch.bfloat16)
+    return {name: statistics.median(per_call_us(fp32[name], 300) / per_call_us(bf16[name], 300)
+                                    for _ in range(rounds)) for name in fp32}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
@@ -176,6 +195,8 @@ def main() -> int:
              for _ in range(5)]  # alternating, as the machine drifts
     print(f"256x256x256 product, bf16 inputs: {statistics.median(q for _, q in pairs):6.0f} us, "
           f"{statistics.median(f / q for f, q in pairs):.2f}x as fast as fp32 (median of 5 alternating rounds)")
+    print("bf16 speed-up by kind (fp32 time / bf16 time, B = H = 256): " +
+          "; ".join(f"{name} {x:.2f}x" for name, x in bf16_by_shape().items()))
     src, dst = torch.randn(4_000_000), torch.empty(4_000_000)
     print(f"small op (256 floats) alone: {small_op_after(lambda: None):5.1f} us; after a 256^3 product: "
           f"{small_op_after(lambda: torch.mm(a, b, out=c)):5.1f} us; after a 16 MB copy: "

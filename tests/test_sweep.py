@@ -169,6 +169,19 @@ def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle
     assert not d.exists()
 
 
+def test_trials_stopped_by_ctrl_c_are_counted_unfinished(tmp_path):
+    # Ray's Result has no config until its trial reports; a Ctrl-C before a trial's turn must count it,
+    # not end in a TypeError (as it once did, with 10 trials queued).
+    from types import SimpleNamespace as R
+    spec = {"name": "s", "sweep_dir": str(tmp_path), "envs": ["Pendulum-v1"], "seeds": [0], "flags": {},
+            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
+    budget = make_config({"env": "Pendulum-v1"}).total_steps
+    at = lambda step: R(error=None, metrics={"step": step}, config={"env": "Pendulum-v1", "seed": 0})  # noqa: E731
+    assert sweep.unfinished_trials([at(budget), at(budget - 1000), R(error=None, metrics=None, config=None),
+                                    R(error=RuntimeError("x"), metrics=None, config=None)], spec) == 2
+    assert sweep.unfinished_trials([at(budget)], spec) == 0
+
+
 def test_resume_or_summary_of_a_folder_without_a_sweep(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("x")
     for mode in ("--resume", "--summary"):
