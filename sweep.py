@@ -21,7 +21,6 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import Config, add_config_flags, env_settings_note, explicit_args, make_config, value_fits
+from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args,
+                         make_config)
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE
@@ -213,14 +213,13 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
     if missing:
         raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
     configs = spec.get("configs", {})
-    if not isinstance(configs, dict) or not all(isinstance(c, dict) for c in configs.values()):
+    if not isinstance(configs, dict):
         raise DDPGError(f"{path} is not a sweep description (its configs are not one table per env)")
-    types = {f.name: f.type for f in fields(Config)}
     for env_id, recorded in configs.items():
-        bad = sorted(k for k, v in recorded.items() if k not in types or not value_fits(types[k], v))
-        if bad:
-            raise DDPGError(f"{path} is not a sweep description (the settings recorded for {env_id} have "
-                            f"unknown or mistyped {', '.join(bad)})")
+        try:
+            config_from_dict(recorded)  # the check a checkpoint's saved config gets
+        except DDPGError as e:
+            raise DDPGError(f"{path} is not a sweep description (the settings recorded for {env_id}: {e})") from None
     return spec
 
 
