@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         curves.append((steps, values))
     title = args.title or args.csvs[0].parent.parent.name  # runs/<env>/<run-name>/metrics.csv
     names = [p.stem if p.name != "metrics.csv" else p.parent.name for p in args.csvs]
-    grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)
+    try:
+        grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)
+    except OSError as e:
+        print(f"error: --out {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}: {len(curves)} run(s), {len(grid)} points, last mean {mean[-1]:.1f}")
     return 0
 

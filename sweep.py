@@ -32,7 +32,7 @@ from ddpg.config import (Config, add_config_flags, config_from_dict, env_setting
                          make_config)
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
-from ddpg.logger import CSV_FILE
+from ddpg.logger import CSV_FILE, log_files
 
 ROOT = Path(__file__).resolve().parent
 SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
@@ -97,8 +97,9 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
         path = newest_checkpoint(*([Path(d) / ckpt_io.CHECKPOINT_FILE] if d else []), out / ckpt_io.CHECKPOINT_FILE)
         if path is not None:
             cfg, state, _ = train.resolve_config({**flags, "resume": str(path)})
-        else:  # an attempt killed before its first checkpoint may have left a best_actor.pt: start over
-            (out / ckpt_io.BEST_ACTOR_FILE).unlink(missing_ok=True)
+        else:  # an attempt killed before its first checkpoint may have left a best_actor.pt and logs: start over
+            for stale in (out / ckpt_io.BEST_ACTOR_FILE, *log_files(out)):
+                stale.unlink(missing_ok=True)
             cfg, state = make_config(flags), None
 
     last = {"step": state["step"] if state else 0,
@@ -236,8 +237,8 @@ def connect(address: str | None, cpus: int | None = None) -> None:
                             f"start one with `ray start --head` or leave --address out") from None
     if ray.is_initialized():  # e.g. the tests' shared local Ray
         return
-    if address is None:
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING",
+    if address is None:  # "local": a Ray of its own, not one RAY_ADDRESS or `ray start` left running
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="WARNING",
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
         return
     try:
@@ -481,10 +482,16 @@ def main(argv: list[str] | None = None) -> int:
             spec = new_spec(args)
         if args.cpus is not None and (args.cpus < 1 or args.address is not None):
             raise DDPGError("--cpus sizes a local Ray: give it a value >= 1, and no --address")
-        connect(args.address, args.cpus)
-        check_resources(spec)
+        made = [] if args.resume else ckpt_io.missing_folders(Path(spec["sweep_dir"]))
         if not args.resume:
-            Path(spec["sweep_dir"]).mkdir(parents=True, exist_ok=True)
+            ckpt_io.ensure_writable_dirs({"--sweep-dir": Path(spec["sweep_dir"])})  # before Ray starts
+        try:
+            connect(args.address, args.cpus)
+            check_resources(spec)
+        except DDPGError:
+            ckpt_io.remove_empty(made)
+            raise
+        if not args.resume:
             (Path(spec["sweep_dir"]) / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
         print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "
               f"{spec['sweep_dir']}", file=sys.stderr)

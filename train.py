@@ -27,7 +27,7 @@ from ddpg.config import RESUMABLE_OVERRIDES, Config, build_parser, config_from_d
 from ddpg.errors import DDPGError
 from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
-from ddpg.logger import Logger
+from ddpg.logger import Logger, log_files
 from ddpg.noise import make_noise
 from ddpg.runtime import flush_denormals, keep_freed_memory
 from ddpg.update_paths import make_update
@@ -112,27 +112,54 @@ class StopRequest:
               file=sys.stderr, flush=True)
 
 
+def check_folders_free(out_dir: Path, run_dir: Path) -> None:
+    """A run that starts in new folders (fresh, or resumed into a run folder of its own) overwrites nothing."""
+    held = [f for f in ckpt_io.RUN_FILES if (out_dir / f).exists()]
+    if held:
+        how = (f"continue it with --resume {out_dir / ckpt_io.CHECKPOINT_FILE} or "
+               if ckpt_io.CHECKPOINT_FILE in held else "")
+        raise DDPGError(f"{out_dir} already holds a run ({', '.join(held)}); {how}choose another --run-name")
+    logs = log_files(run_dir)
+    if logs:
+        raise DDPGError(f"{run_dir} already holds a run's logs ({', '.join(f.name for f in logs[:2])}"
+                        f"{', ...' if len(logs) > 2 else ''}); choose another --run-name, or delete that folder")
+
+
 def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool = False, out_dir: Path | None = None,
           on_eval: Callable[[int, float], None] | None = None,
-          on_save: Callable[[int, Path], None] | None = None) -> dict[str, Any]:
+          on_save: Callable[[int, Path], None] | None = None, new_run: bool = False) -> dict[str, Any]:
     """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths.
 
-    Weights go to `out_dir` (default <models-dir>/<env>/<run-name>/). `on_eval(step, return)` runs after
-    each evaluation and `on_save(step, checkpoint_path)` after each checkpoint (sweep.py reports both to Tune).
+    Weights go to `out_dir` (default <models-dir>/<env>/<run-name>/). A fresh run, or a resumed one with
+    `new_run` (a branch into folders of its own), must find its weight and log folders free.
+    `on_eval(step, return)` runs after each evaluation and `on_save(step, checkpoint_path)` after each
+    checkpoint (sweep.py reports both to Tune).
     """
     device = resolve_device(cfg.device)
     keep_freed_memory()
     flush_denormals()
+    in_place = resume_state is not None and not new_run
+    made = []  # the folders this run creates, removed again if it fails before writing into them
     if cfg.run_name is None:
-        cfg = dataclasses.replace(cfg, run_name=f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        base = f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        made = ckpt_io.missing_folders(ckpt_io.env_dir(cfg.models_dir, cfg.env))
+        cfg = dataclasses.replace(cfg, run_name=ckpt_io.claim_run_name(cfg.models_dir, cfg.runs_dir, cfg.env, base))
+        made.append(ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name))  # claimed: created just now
     out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
     run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
-    if resume_state is None:
-        held = [f for f in ckpt_io.RUN_FILES if (out_dir / f).exists()]
-        if held:
-            how = (f"continue it with --resume {out_dir / ckpt_io.CHECKPOINT_FILE} or "
-                   if ckpt_io.CHECKPOINT_FILE in held else "")
-            raise DDPGError(f"{out_dir} already holds a run ({', '.join(held)}); {how}choose another --run-name")
+    made += ckpt_io.missing_folders(out_dir, run_dir)
+    try:
+        if not in_place:
+            check_folders_free(out_dir, run_dir)
+        return _train(cfg, resume_state, quiet, out_dir, run_dir, device, on_eval, on_save)
+    except BaseException:
+        ckpt_io.remove_empty(made)
+        raise
+
+
+def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_dir: Path, run_dir: Path,
+           device: torch.device, on_eval: Callable[[int, float], None] | None,
+           on_save: Callable[[int, Path], None] | None) -> dict[str, Any]:
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
     ckpt_io.ensure_writable_dirs({"--models-dir": out_dir, "--runs-dir": run_dir})  # now, not at the first save
     obs_dim = env.observation_space.shape[0]
@@ -160,6 +187,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                             f"it is damaged or from another version") from None
         step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
+    start_step = step
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
     logger = Logger(run_dir, cfg.to_dict(), step)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
@@ -191,6 +219,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                             out_dir / ckpt_io.CHECKPOINT_FILE)
         ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
                             out_dir / ckpt_io.ACTOR_FILE)
+        logger.checkpoint(step)
         if on_save:
             on_save(step, out_dir / ckpt_io.CHECKPOINT_FILE)
 
@@ -297,7 +326,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                     obs = None
             if step >= cfg.total_steps and last_ckpt_step != step:
                 save()  # a resumed run with a larger --total-steps goes on from here
-            if step >= cfg.total_steps:
+            if step >= cfg.total_steps and step > start_step:  # once per run, not per no-op resume
                 logger.hparams(cfg.to_dict(), {"hparam/final_eval_return": last_eval,
                                                "hparam/best_eval_return": best_eval})
     finally:
@@ -309,10 +338,15 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
             "checkpoint": out_dir / ckpt_io.CHECKPOINT_FILE, "actor": out_dir / ckpt_io.ACTOR_FILE}
 
 
-def resume_folder(path: Path, state: dict[str, Any]) -> Path | None:
-    """Where a resumed run saves: beside its checkpoint, unless that sits straight in <models-dir>/<env>/
-    (the layout before run folders), where the shipped actor.pt lives: then in a new run folder."""
-    return None if path.parent.name == state["env_id"] else path.parent
+def resume_folder(path: Path, state: dict[str, Any], cfg: Config) -> Path | None:
+    """Where a resumed run saves: beside its checkpoint (None: in a new run folder of its own, which must be free).
+
+    A new run folder when --run-name names another run than the checkpoint's (a branch from it), or when
+    the checkpoint sits straight in a folder named after its env (the layout before run folders, where
+    the shipped actor.pt lives)."""
+    if cfg.run_name != state["config"]["run_name"] or path.parent.name == state["env_id"]:
+        return None
+    return path.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg, state, path = resolve_config(explicit_args(args))
         if state is not None:
             print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
-        summary = train(cfg, state, out_dir=resume_folder(path, state) if path else None)
+        out_dir = resume_folder(path, state, cfg) if path else None
+        summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+
+from ddpg.errors import DDPGError
 
 
 STAGING_ROWS = 64  # CUDA only: pinned host rows that transitions pass through on their way to the GPU
@@ -28,6 +31,19 @@ class ReplayBuffer:
     `load_state_dict` for a state saved on another device type).
     """
 
+    @staticmethod
+    def _allocate(capacity: int, width: int, device: torch.device) -> torch.Tensor:
+        """The storage, or a one-line error where it cannot fit (zero-filling more than the RAM gets a process killed)."""
+        gb = capacity * width * 4 / 1e9
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else None
+        fail = f"--buffer-size {capacity}: the replay buffer would take {gb:.1f} GB"
+        if device.type == "cpu" and ram and capacity * width * 4 > ram:
+            raise DDPGError(f"{fail}, more than this machine's {ram / 1e9:.1f} GB of memory")
+        try:
+            return torch.zeros(capacity, width, dtype=torch.float32, device=device)
+        except RuntimeError as e:  # torch.OutOfMemoryError on CUDA is one
+            raise DDPGError(f"{fail}, which could not be allocated ({str(e).splitlines()[0][:120]})") from None
+
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device,
                  seed: int = 0) -> None:
         self.capacity = capacity
@@ -37,7 +53,7 @@ class ReplayBuffer:
         self.cols = {"obs": slice(0, o), "action": slice(o, o + a), "reward": slice(o + a, o + a + 1),
                      "next_obs": slice(o + a + 1, 2 * o + a + 1), "terminated": slice(2 * o + a + 1, 2 * o + a + 2)}
         self.width = 2 * o + a + 2
-        self.storage = torch.zeros(capacity, self.width, dtype=torch.float32, device=self.device)
+        self.storage = self._allocate(capacity, self.width, self.device)
         self.pos = 0   # next row to write
         self.size = 0  # rows filled
         self.generator = torch.Generator(device=self.device)

@@ -49,14 +49,45 @@ def default_actor(models_dir: str | Path, env_id: str) -> Path:
     return latest_run_file(models_dir, env_id, ACTOR_FILE) or env_dir(models_dir, env_id) / ACTOR_FILE
 
 
+def missing_folders(*paths: Path) -> list[Path]:
+    """The folders, parents included, that do not exist yet: what a failed start must remove again."""
+    return list(dict.fromkeys(d for path in paths for d in (*reversed(Path(path).parents), Path(path))
+                              if not d.exists()))
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of `folders` that are still empty, deepest first."""
+    for d in reversed(folders):
+        try:
+            d.rmdir()  # only while empty
+        except OSError:
+            pass
+
+
+def claim_run_name(models_dir: str | Path, runs_dir: str | Path, env_id: str, base: str) -> str:
+    """`base`, or `base-2`, `base-3`, ... : the first name whose run folder this call creates (mkdir is
+    atomic, so two runs started in the same second get two names) and whose log folder does not exist."""
+    for k in range(1, 1000):
+        name = base if k == 1 else f"{base}-{k}"
+        if run_dir(runs_dir, env_id, name).exists():
+            continue
+        try:
+            run_dir(models_dir, env_id, name).mkdir(parents=True)
+            return name
+        except FileExistsError:
+            continue
+        except OSError:
+            return name  # unwritable: ensure_writable_dirs names the flag to fix
+    raise DDPGError(f"no free run name {base}-<k> in {env_dir(models_dir, env_id)}; give --run-name")
+
+
 def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
     """Prove a file can be written in each folder ({flag: path}), or say which flag to fix. The folders
     this creates are removed again when one fails, so a refused run leaves nothing behind."""
-    made: list[Path] = []
+    made = missing_folders(*dirs.values())
     try:
         for flag, path in dirs.items():
             path = Path(path)
-            made += [d for d in (*reversed(path.parents), path) if not d.exists()]
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 probe = path / ".write-test.tmp"
@@ -66,11 +97,7 @@ def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
                 raise DDPGError(f"{flag}: cannot write to {path} ({e.strerror or e}); pass a writable directory") \
                     from None
     except DDPGError:
-        for d in reversed(made):
-            try:
-                d.rmdir()  # only while empty
-            except OSError:
-                pass
+        remove_empty(made)
         raise
 
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
+from ddpg.errors import DDPGError
+
 CSV_FILE = "metrics.csv"
+CHECKPOINT_TAG = "run/checkpoint"  # a CSV row per checkpoint saved: how far this folder's run has got
+
+
+def log_files(run_dir: Path) -> list[Path]:
+    """The files a run's logs are: the CSV and TensorBoard's event files."""
+    run_dir = Path(run_dir)
+    return [f for f in (run_dir / CSV_FILE, *sorted(run_dir.glob("events.out.tfevents.*"))) if f.is_file()]
 
 
 class Logger:
@@ -16,17 +25,18 @@ class Logger:
 
     The logs go on from `step`, the checkpoint's: rows after it are dropped from the CSV and
     TensorBoard purges its events after it, so the curves continue as if the run had not stopped.
-    At step 0 (a fresh run) that clears what an earlier attempt that never checkpointed logged.
+    Rows after the checkpoint are what a crash leaves; a later checkpoint row means the folder belongs
+    to a run that got further (this checkpoint is an older copy), and is refused rather than cut.
     """
 
     def __init__(self, run_dir: Path, config: dict[str, Any], step: int) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=step + 1)
         self.csv_path = self.run_dir / CSV_FILE
         new = step == 0 or not self.csv_path.exists()
         if not new:
-            self._truncate_csv(step)
+            self._truncate_csv(step)  # first: it may refuse the folder
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=step + 1)
         self._file = open(self.csv_path, "w" if new else "a", newline="")
         self._csv = csv.writer(self._file)
         if new:
@@ -37,6 +47,12 @@ class Logger:
     def _truncate_csv(self, step: int) -> None:
         with open(self.csv_path, newline="") as f:
             rows = list(csv.reader(f))
+        reached = max((int(r[0]) for r in rows[1:] if len(r) == 3 and r[1] == CHECKPOINT_TAG and r[0].isdigit()),
+                      default=0)
+        if reached > step:
+            raise DDPGError(f"the logs in {self.run_dir} go on to a checkpoint at step {reached}, past this one's "
+                            f"{step}: it is an older copy of that run. Resume the newest checkpoint, or give "
+                            f"--run-name NEW to go on from this one as a new run")
         keep = [rows[0]] + [r for r in rows[1:] if len(r) == 3 and r[0].isdigit() and int(r[0]) <= step]
         tmp = self.csv_path.with_name(CSV_FILE + ".tmp")
         with open(tmp, "w", newline="") as f:
@@ -46,6 +62,11 @@ class Logger:
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, step)
         self._csv.writerow([step, tag, f"{value:.6g}"])
+
+    def checkpoint(self, step: int) -> None:
+        """Mark, after a checkpoint is on disk, that this folder's run reached it."""
+        self._csv.writerow([step, CHECKPOINT_TAG, step])
+        self._file.flush()
 
     def hparams(self, config: dict[str, Any], metrics: dict[str, float]) -> None:
         """The run's settings and results for TensorBoard's HPARAMS tab (one row per run)."""

@@ -47,7 +47,6 @@ def test_soft_update_matches_formula():
     soft_update(list(src.parameters()), list(tgt.parameters()), 0.3)
     for p, e in zip(tgt.parameters(), expected, strict=True):
         torch.testing.assert_close(p, e, rtol=1e-6, atol=1e-7)
-        assert not p.requires_grad or p.grad is None
 
 
 def test_target_bootstraps_on_truncation_but_not_on_termination():

@@ -147,6 +147,9 @@ def test_main_refuses_bad_env_arguments_and_seeds(tmp_path):
     assert_clean_error(r, "thrust_noise", "'abc'")
     r = run("main.py", "--env", "Rocket-v0", "--weights", str(weights), "--no-render", "--seed", "-1", cwd=tmp_path)
     assert_clean_error(r, "--seed must be >= 0")
+    r = run("main.py", "--env", "Rocket-v0", "--weights", str(weights), "--record", "rocket", cwd=tmp_path)
+    assert_clean_error(r, "--record rocket", "ending in .mp4")
+    assert list(tmp_path.iterdir()) == []  # no video, partial or folder left
 
 
 def test_checkpoint_with_pickled_code_is_refused(tmp_path):

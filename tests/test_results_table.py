@@ -136,3 +136,24 @@ def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     assert "--actor-lr differs from the env's defaults now" in r.stderr, r.stderr
     fake_sweep(tmp_path / "same", [IP], [0], 1_000_000, {0: 1000.0}, configs=spec["configs"])
     assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 ± 0.0 |")
+
+
+def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
+    hc = tmp_path / "hc"
+    fake_sweep(hc, ["HalfCheetah-v5"], [0, 1], 1_500_000, {0: 12000.0, 1: 12100.0})
+    for seed, at_1m in ((0, 11400.0), (1, 11500.0)):  # an evaluation at 1M, between the two fake_sweep wrote
+        csv_path = hc / "HalfCheetah-v5" / f"seed{seed}" / "metrics.csv"
+        lines = csv_path.read_text().splitlines()
+        csv_path.write_text("\n".join([*lines[:3], f"1000000,eval/return,{at_1m}", *lines[3:]]) + "\n")
+    row = table(hc)["HalfCheetah-v5"]  # against Tianshou's 11719, a best point within 1M steps
+    assert row.endswith("| yes at 1,500,000; at 1,000,000 (the published budget) 11450.0: no |"), row
+
+
+@pytest.mark.parametrize("script", ["benchmarks/results_table.py", "plot.py"])
+def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, script):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    inputs = [str(tmp_path / "s")] if script.endswith("table.py") else [str(tmp_path / "s/Pendulum-v1/seed0/metrics.csv")]
+    r = subprocess.run([sys.executable, str(ROOT / script), *inputs, "--out", "/proc/ddpg/out"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --out /proc/ddpg/out"), r.stderr
+    assert "Traceback" not in r.stderr

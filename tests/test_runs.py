@@ -10,7 +10,8 @@ from conftest import ROOT, tiny_flags
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import make_config
 from ddpg.errors import DDPGError
-from test_cli import run
+from test_cli import run, snapshot
+from test_train import read_csv
 
 TINY = tiny_flags()
 
@@ -145,10 +146,14 @@ def test_a_finished_run_is_a_row_in_tensorboards_hparams_tab(tmp_path):
     assert (hp["seed"].number_value, hp["batch_size"].number_value, hp["env"].string_value) == (3, 64, "Pendulum-v1")
     assert hp["hidden_sizes"].string_value == "[64, 64]"
     assert finals[0] == pytest.approx(s["eval_return"], rel=1e-6)
+    cfg, state, path = train.resolve_config({"resume": str(s["checkpoint"])})  # resumed when already finished
+    train.train(cfg, state, quiet=True, out_dir=path.parent)
+    assert sum(1 for events in s["run_dir"].glob("events.out.tfevents.*") for event in EventFileLoader(str(events)).Load()
+               for v in event.summary.value if v.tag == "_hparams_/session_start_info") == 1  # still one row
 
 
-def test_a_fresh_start_replaces_the_logs_of_an_attempt_that_never_checkpointed(tmp_path, monkeypatch):
-    from test_train import read_csv, sabotaged_make_env
+def test_a_fresh_start_refuses_the_logs_of_an_attempt_that_never_checkpointed(tmp_path, monkeypatch):
+    from test_train import sabotaged_make_env
 
     cfg = extension_config(tmp_path, 1200)
     cfg = cfg.__class__(**{**cfg.to_dict(), "hidden_sizes": (64, 64), "run_name": "again"})
@@ -156,14 +161,71 @@ def test_a_fresh_start_replaces_the_logs_of_an_attempt_that_never_checkpointed(t
     with pytest.raises(RuntimeError, match="simulated crash"):
         train.train(cfg, quiet=True)
     monkeypatch.undo()
-    s = train.train(cfg, quiet=True)  # the same run name, started again from scratch
-    keys = [(r["step"], r["tag"]) for r in read_csv(s["run_dir"])]
-    assert len(keys) == len(set(keys)) and ("1200", "eval/return") not in keys
+    logs = tmp_path / "r" / "Pendulum-v1" / "again"
+    before = snapshot(logs)
+    assert len(before) >= 2  # metrics.csv and an events file
+    with pytest.raises(DDPGError, match="already holds a run's logs"):
+        train.train(cfg, quiet=True)  # the same run name, started again from scratch
+    assert snapshot(logs) == before and not (tmp_path / "m" / "Pendulum-v1" / "again").exists()
+    shutil.rmtree(logs)  # as the message says: delete the folder, and the name is free
+    s = train.train(cfg, quiet=True)
     assert [int(r["step"]) for r in read_csv(s["run_dir"]) if r["tag"] == "eval/return"] == [1000]
 
 
 def test_an_old_layout_checkpoint_resumes_into_a_run_folder_not_beside_the_shipped_actor(tmp_path):
-    state = {"env_id": "HalfCheetah-v5"}
-    assert train.resume_folder(tmp_path / "models" / "HalfCheetah-v5" / "checkpoint.pt", state) is None
+    state = {"env_id": "HalfCheetah-v5", "config": {"run_name": "tuned-seed0-20261125-120000"}}
+    cfg = make_config({"env": "HalfCheetah-v5", "run_name": "tuned-seed0-20261125-120000"})
+    assert train.resume_folder(tmp_path / "models" / "HalfCheetah-v5" / "checkpoint.pt", state, cfg) is None
     run = tmp_path / "models" / "HalfCheetah-v5" / "tuned-seed0-20261125-120000"
-    assert train.resume_folder(run / "checkpoint.pt", state) == run
+    assert train.resume_folder(run / "checkpoint.pt", state, cfg) == run
+    branch = make_config({"env": "HalfCheetah-v5", "run_name": "branch"})
+    assert train.resume_folder(run / "checkpoint.pt", state, branch) is None  # --run-name NEW: a run folder of its own
+
+
+def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path):
+    """A backup of a checkpoint, resumed; a fresh run under a taken name; a branch with --run-name."""
+    a = tmp_path / "models" / "Pendulum-v1" / "a"
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "400", "--run-name", "a", *TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    backups = tmp_path / "backup" / "Pendulum-v1"  # named after its env, like the layout before run folders
+    shutil.copytree(a, backups)
+    shutil.copytree(a, tmp_path / "copy")
+    r = run("train.py", "--resume", str(a / "checkpoint.pt"), "--total-steps", "700", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    kept = {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs")}
+    refused = [
+        ("--resume", str(backups / "checkpoint.pt"), "--total-steps", "900", "--runs-dir", "runs2"),  # into models/.../a
+        ("--resume", str(tmp_path / "copy" / "checkpoint.pt"), "--total-steps", "900"),  # would cut a's logs at 400
+        ("--env", "Pendulum-v1", "--total-steps", "300", "--run-name", "a", "--models-dir", "elsewhere", *TINY),
+    ]
+    for args in refused:
+        r = run("train.py", *args, cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and lines[-1].startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+        assert {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs")} == kept, args
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "runs2").exists()
+    # A branch: go on from the old copy as a new run, in folders of its own.
+    r = run("train.py", "--resume", str(tmp_path / "copy" / "checkpoint.pt"), "--total-steps", "900",
+            "--run-name", "b", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "b" / "checkpoint.pt", "checkpoint")["step"] == 900
+    assert ckpt_io.load(tmp_path / "copy" / "checkpoint.pt", "checkpoint")["step"] == 400
+    assert {**snapshot(a), **snapshot(tmp_path / "runs" / "Pendulum-v1" / "a")} == \
+        {k: v for k, v in kept.items() if k.parent in (a, tmp_path / "runs" / "Pendulum-v1" / "a")}
+    b_evals = [r for r in read_csv(tmp_path / "runs" / "Pendulum-v1" / "b") if r["tag"] == "eval/return"]
+    assert [int(r["step"]) for r in b_evals] == [800]  # its logs start at the checkpoint it went on from
+
+
+def test_default_run_names_are_claimed_one_per_run(tmp_path):
+    names = [ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-x") for _ in range(3)]
+    assert names == ["tuned-seed0-x", "tuned-seed0-x-2", "tuned-seed0-x-3"]
+    (tmp_path / "r" / "Pendulum-v1" / "tuned-seed0-y").mkdir(parents=True)  # logs kept, weights deleted
+    assert ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-y") == "tuned-seed0-y-2"
+
+
+def test_a_buffer_too_large_for_memory_is_one_line_and_leaves_no_folder(tmp_path):
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", *TINY, "--buffer-size", "10000000000000",
+            cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and "--buffer-size" in lines[-1] and "Traceback" not in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []

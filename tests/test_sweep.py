@@ -70,8 +70,8 @@ def test_grid_of_two_envs_and_two_seeds(tmp_path):
     shutil.rmtree(d / "tune")
     assert sweep.main(["--resume", str(d)]) == 0
     assert {p: p.stat().st_mtime_ns for p in d.glob("*/seed*/*")} == files
-    # An attempt killed after its first evaluation but before its first checkpoint left a best_actor.pt:
-    # the retry starts that trial over instead of refusing its folder.
+    # An attempt killed after its first evaluation but before its first checkpoint left a best_actor.pt and
+    # its logs: the retry starts that trial over (logs too) instead of refusing its folder.
     t = d / "InvertedPendulum-v5" / "seed0"
     for name in ("checkpoint.pt", "actor.pt"):
         (t / name).unlink()
@@ -167,6 +167,16 @@ def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
     assert not d.exists()
+
+
+def test_an_unwritable_sweep_dir_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("Ray started for a sweep it cannot write"))
+    (tmp_path / "a_file").write_text("x")
+    for d in ("/proc/ddpg-sweep", str(tmp_path / "a_file" / "s")):
+        assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "0", "--sweep-dir", d]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: --sweep-dir: cannot write to"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def test_trials_stopped_by_ctrl_c_are_counted_unfinished(tmp_path):
