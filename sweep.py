@@ -28,7 +28,7 @@ import numpy as np
 
 import train
 from ddpg import checkpoint as ckpt_io
-from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args,
+from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
                          make_config)
 from ddpg.errors import DDPGError
 from ddpg.gym_utils import make_env
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent
 SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
 SUMMARY_FILE = "summary.md"
 TUNE_DIR = "tune"           # Ray Tune's experiment folder inside the sweep folder
-PER_TRIAL = ("env", "seed", "models_dir", "runs_dir", "run_name", "resume")  # set by the sweep, not by flags
+PER_TRIAL = ("env", "seed", *fields_with("place"))  # set by the sweep, not by flags
 # Left out of the record in sweep.json: the per-trial fields, and the device, which each machine picks
 # (a 0-GPU trial's "cpu" default must still apply; see trial_flags).
 NOT_RECORDED = (*PER_TRIAL, "device")

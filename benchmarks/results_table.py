@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
-from ddpg.config import RESUMABLE_OVERRIDES, Config, make_config  # noqa: E402
+from ddpg.config import Config, fields_with, make_config  # noqa: E402
 from ddpg.errors import DDPGError  # noqa: E402
 
 ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
@@ -44,7 +44,7 @@ LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCa
 
 # What a sweep may change and still be the env's row: how long and how it runs, not the maths
 # (--matmul-precision changes the products' rounding, so a bf16 sweep is an experiment).
-RUN_ONLY = (set(RESUMABLE_OVERRIDES) - {"matmul_precision"}) | {"seed"}
+RUN_ONLY = {"seed", *fields_with("budget", "bookkeeping", "place", "speed")}
 
 
 def env_results(sweep_dirs: list[Path], env_id: str,

@@ -12,8 +12,22 @@ from typing import Any
 from ddpg.errors import DDPGError
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    return field(default=default, metadata={"help": help, **kw})
+# What each Config field is to a run. Which fields a resume may change, an env's entry may set, a sweep
+# sets per trial, or a comparable result may differ in, all follow from it (`fields_with`).
+ROLES = {
+    "identity": "which run: the env, the preset, the seed",
+    "maths": "the algorithm's settings: networks, optimisation, exploration",
+    "budget": "how long it trains",
+    "bookkeeping": "how often it evaluates, logs and checkpoints",
+    "place": "where its files go, and what it resumes",
+    "speed": "how the same maths is computed: device and update path",
+    "precision": "the dtype of the update's products: the same maths, rounded differently",
+}
+
+
+def _f(default: Any, help: str, role: str, **kw: Any) -> Any:
+    assert role in ROLES, role
+    return field(default=default, metadata={"help": help, "role": role, **kw})
 
 
 MATMUL_PRECISIONS = ("fp32", "bf16")  # --matmul-precision: the dtype the update's products take their inputs in
@@ -24,51 +38,60 @@ class Config:
     """A training run. Defaults are the tuned preset; `PRESETS["paper"]` holds the paper's values."""
 
     # What to train
-    env: str = _f("HalfCheetah-v5", "Gymnasium env id with a continuous Box action space")
+    env: str = _f("HalfCheetah-v5", "Gymnasium env id with a continuous Box action space", role="identity")
     preset: str = _f("tuned", "hyperparameter preset: 'tuned' (default) or 'paper' (Lillicrap et al. §7)",
-                     choices=("tuned", "paper"))
-    total_steps: int = _f(1_500_000, "environment steps to train for (a resumed run continues up to this)")
-    seed: int = _f(0, "seed for networks, noise, replay sampling and env resets")
-    device: str = _f("auto", "auto (CUDA when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+                     role="identity", choices=("tuned", "paper"))
+    total_steps: int = _f(1_500_000, "environment steps to train for (a resumed run continues up to this)",
+                          role="budget")
+    seed: int = _f(0, "seed for networks, noise, replay sampling and env resets", role="identity")
+    device: str = _f("auto", "auto (CUDA when available), cpu or cuda", role="speed", choices=("auto", "cpu", "cuda"))
     # Networks
-    hidden_sizes: tuple[int, ...] = _f((256, 256), "hidden layer widths of actor and critic", nargs="+")
-    critic_action_layer: int = _f(0, "critic layer the action enters: 0 = with the observation, 1 = the 2nd layer (paper)")
+    hidden_sizes: tuple[int, ...] = _f((256, 256), "hidden layer widths of actor and critic", role="maths", nargs="+")
+    critic_action_layer: int = _f(0, "critic layer the action enters: 0 = with the observation, "
+                                     "1 = the 2nd layer (paper)", role="maths")
     paper_init: bool = _f(False, "init final layers U[-3e-3, 3e-3] and others U[±1/sqrt(fan_in)] (paper) "
-                                 "instead of PyTorch's default")
+                                 "instead of PyTorch's default", role="maths")
     # Optimisation
-    actor_lr: float = _f(3e-4, "Adam learning rate of the actor (paper: 1e-4)")
-    critic_lr: float = _f(3e-4, "Adam learning rate of the critic (paper: 1e-3)")
-    critic_weight_decay: float = _f(0.0, "L2 weight decay on the critic (paper: 1e-2)")
-    gamma: float = _f(0.99, "discount factor γ, in [0, 1]")
-    tau: float = _f(0.005, "soft target mixing rate τ in θ' ← τθ + (1-τ)θ', in [0, 1] (paper: 0.001)")
-    batch_size: int = _f(256, "minibatch size per update (paper: 64)")
-    buffer_size: int = _f(1_000_000, "replay buffer capacity in transitions")
-    learning_starts: int = _f(10_000, "steps of uniform-random actions before updates begin (paper: none)")
+    actor_lr: float = _f(3e-4, "Adam learning rate of the actor (paper: 1e-4)", role="maths")
+    critic_lr: float = _f(3e-4, "Adam learning rate of the critic (paper: 1e-3)", role="maths")
+    critic_weight_decay: float = _f(0.0, "L2 weight decay on the critic (paper: 1e-2)", role="maths")
+    gamma: float = _f(0.99, "discount factor γ, in [0, 1]", role="maths")
+    tau: float = _f(0.005, "soft target mixing rate τ in θ' ← τθ + (1-τ)θ', in [0, 1] (paper: 0.001)",
+                    role="maths")
+    batch_size: int = _f(256, "minibatch size per update (paper: 64)", role="maths")
+    buffer_size: int = _f(1_000_000, "replay buffer capacity in transitions", role="maths")
+    learning_starts: int = _f(10_000, "steps of uniform-random actions before updates begin (paper: none)",
+                              role="maths")
     # Exploration
-    noise: str = _f("ou", "exploration noise: 'ou' (Ornstein-Uhlenbeck) or 'gaussian'", choices=("ou", "gaussian"))
-    noise_sigma: float = _f(0.1, "noise scale σ, relative to half the action range (paper: 0.2)")
-    ou_theta: float = _f(0.15, "OU mean reversion θ")
-    ou_dt: float = _f(1.0, "OU time step dt (1.0 is the paper's discrete process)")
+    noise: str = _f("ou", "exploration noise: 'ou' (Ornstein-Uhlenbeck) or 'gaussian'",
+                    role="maths", choices=("ou", "gaussian"))
+    noise_sigma: float = _f(0.1, "noise scale σ, relative to half the action range (paper: 0.2)", role="maths")
+    ou_theta: float = _f(0.15, "OU mean reversion θ", role="maths")
+    ou_dt: float = _f(1.0, "OU time step dt (1.0 is the paper's discrete process)", role="maths")
     # Bookkeeping
-    eval_interval: int = _f(10_000, "steps between deterministic evaluations")
-    eval_episodes: int = _f(5, "episodes per evaluation")
-    log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the only host syncs of the hot path)")
-    checkpoint_interval: int = _f(50_000, "steps between full checkpoints (taken at the next episode end)")
-    models_dir: str = _f("models", "weights and checkpoints go to <models-dir>/<env>/<run-name>/")
-    runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>/<run-name>/")
+    eval_interval: int = _f(10_000, "steps between deterministic evaluations", role="bookkeeping")
+    eval_episodes: int = _f(5, "episodes per evaluation", role="bookkeeping")
+    log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the only host syncs of the hot path)",
+                           role="bookkeeping")
+    checkpoint_interval: int = _f(50_000, "steps between full checkpoints (taken at the next episode end)",
+                                  role="bookkeeping")
+    models_dir: str = _f("models", "weights and checkpoints go to <models-dir>/<env>/<run-name>/", role="place")
+    runs_dir: str = _f("runs", "TensorBoard and CSV logs go to <runs-dir>/<env>/<run-name>/", role="place")
     run_name: str | None = _f(None, "this run's folder name; a fresh run never reuses one that holds weights "
-                                    "(default: <preset>-seed<seed>-<date>-<time>)")
+                                    "or logs (default: <preset>-seed<seed>-<date>-<time>, -2, -3, ... if taken); "
+                                    "with --resume PATH, another name makes a new run from that checkpoint",
+                              role="place")
     resume: str | None = _f(None, "resume from PATH (saving next to it), or with no PATH from the newest "
-                                  "<models-dir>/<env>/<run-name>/checkpoint.pt (--run-name picks one)",
+                                  "<models-dir>/<env>/<run-name>/checkpoint.pt (--run-name picks one)", role="place",
                             nargs="?", const="latest")
     backward: str = _f("auto", "how the update's gradients are computed: 'manual' (the hand-written backward "
                                "in ddpg/manual_update.py, fastest on the CPU), 'autograd' (DDPGAgent.update), or "
                                "'auto' (manual on the CPU, autograd on CUDA or with --compile/--cudagraphs)",
-                       choices=("auto", "manual", "autograd"))
-    compile: bool = _f(False, "torch.compile the update step")
-    cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)")
+                       role="speed", choices=("auto", "manual", "autograd"))
+    compile: bool = _f(False, "torch.compile the update step", role="speed")
+    cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)", role="speed")
     matmul_precision: str = _f("fp32", "the update's matrix products: 'fp32', or 'bf16' (bf16 inputs, fp32 "
-                                       "accumulation; weights, Adam, targets and losses stay fp32)",
+                                       "accumulation; weights, Adam, targets and losses stay fp32)", role="precision",
                                choices=MATMUL_PRECISIONS)
 
     def validate(self) -> None:
@@ -121,10 +144,14 @@ PRESETS: dict[str, dict[str, Any]] = {
                   ou_dt=1.0),
 }
 
+def fields_with(*roles: str) -> tuple[str, ...]:
+    """The names of the Config fields whose role (ROLES) is one of `roles`."""
+    assert set(roles) <= set(ROLES), roles
+    return tuple(f.name for f in fields(Config) if f.metadata["role"] in roles)
+
+
 # Fields a resumed run may change; any other explicit flag must agree with the checkpoint.
-RESUMABLE_OVERRIDES = ("total_steps", "device", "backward", "compile", "cudagraphs", "matmul_precision",
-                       "models_dir", "runs_dir", "run_name", "resume", "eval_interval", "eval_episodes",
-                       "log_interval", "checkpoint_interval")
+RESUMABLE_OVERRIDES = fields_with("budget", "bookkeeping", "place", "speed", "precision")
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -143,6 +170,7 @@ def add_config_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup, exclu
         flag = "--" + f.name.replace("_", "-")
         meta = dict(f.metadata)
         help_text = meta.pop("help")
+        meta.pop("role")
         default = f.default
         paper = PRESETS["paper"].get(f.name)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
@@ -180,8 +208,7 @@ def value_fits(annotation: str, value: Any) -> bool:
 # Per-env settings, by preset then env id: what train.py and sweep.py use for that env unless a flag says otherwise.
 ENV_SETTINGS_FILE = Path(__file__).with_name("env_settings.toml")
 # Fields that describe a run rather than an env's hyperparameters: never taken from the per-env file.
-NOT_PER_ENV = ("env", "preset", "seed", "device", "models_dir", "runs_dir", "run_name", "resume", "backward",
-               "compile", "cudagraphs", "matmul_precision")
+NOT_PER_ENV = fields_with("identity", "place", "speed", "precision")
 
 
 def check_settings_layout(table: dict[str, Any], path: Path) -> None:

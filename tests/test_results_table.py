@@ -152,7 +152,8 @@ def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
 @pytest.mark.parametrize("script", ["benchmarks/results_table.py", "plot.py"])
 def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, script):
     fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
-    inputs = [str(tmp_path / "s")] if script.endswith("table.py") else [str(tmp_path / "s/Pendulum-v1/seed0/metrics.csv")]
+    csv_path = tmp_path / "s" / "Pendulum-v1" / "seed0" / "metrics.csv"
+    inputs = [str(tmp_path / "s")] if script.endswith("table.py") else [str(csv_path)]
     r = subprocess.run([sys.executable, str(ROOT / script), *inputs, "--out", "/proc/ddpg/out"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --out /proc/ddpg/out"), r.stderr

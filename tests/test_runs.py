@@ -148,8 +148,9 @@ def test_a_finished_run_is_a_row_in_tensorboards_hparams_tab(tmp_path):
     assert finals[0] == pytest.approx(s["eval_return"], rel=1e-6)
     cfg, state, path = train.resolve_config({"resume": str(s["checkpoint"])})  # resumed when already finished
     train.train(cfg, state, quiet=True, out_dir=path.parent)
-    assert sum(1 for events in s["run_dir"].glob("events.out.tfevents.*") for event in EventFileLoader(str(events)).Load()
-               for v in event.summary.value if v.tag == "_hparams_/session_start_info") == 1  # still one row
+    records = [v for events in s["run_dir"].glob("events.out.tfevents.*")
+               for event in EventFileLoader(str(events)).Load() for v in event.summary.value]
+    assert sum(v.tag == "_hparams_/session_start_info" for v in records) == 1  # still one row
 
 
 def test_a_fresh_start_refuses_the_logs_of_an_attempt_that_never_checkpointed(tmp_path, monkeypatch):
@@ -194,7 +195,8 @@ def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path
     assert r.returncode == 0, r.stderr
     kept = {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs")}
     refused = [
-        ("--resume", str(backups / "checkpoint.pt"), "--total-steps", "900", "--runs-dir", "runs2"),  # into models/.../a
+        # into models/.../a (logs elsewhere, so only the weights check can stop it)
+        ("--resume", str(backups / "checkpoint.pt"), "--total-steps", "900", "--runs-dir", "runs2"),
         ("--resume", str(tmp_path / "copy" / "checkpoint.pt"), "--total-steps", "900"),  # would cut a's logs at 400
         ("--env", "Pendulum-v1", "--total-steps", "300", "--run-name", "a", "--models-dir", "elsewhere", *TINY),
     ]
