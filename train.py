@@ -68,7 +68,10 @@ def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | N
         if key not in RESUMABLE_OVERRIDES and value != getattr(saved, key):
             raise DDPGError(f"--{key.replace('_', '-')} {value} differs from the checkpoint's "
                             f"{getattr(saved, key)} ({path}); drop the flag to resume that run")
-    cfg = dataclasses.replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
+    # With no PATH, --run-name picked the run; with a PATH, another name makes a new run (see resume_folder).
+    overrides = {k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES
+                 and not (k == "run_name" and explicit["resume"] == "latest")}
+    cfg = dataclasses.replace(saved, **overrides)
     cfg.validate()
     return cfg, state, path
 

@@ -144,6 +144,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   ou_dt=1.0),
 }
 
+
 def fields_with(*roles: str) -> tuple[str, ...]:
     """The names of the Config fields whose role (ROLES) is one of `roles`."""
     assert set(roles) <= set(ROLES), roles

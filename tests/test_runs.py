@@ -218,6 +218,17 @@ def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path
     assert [int(r["step"]) for r in b_evals] == [800]  # its logs start at the checkpoint it went on from
 
 
+def test_resume_by_run_name_goes_on_in_place_even_in_a_renamed_folder(tmp_path):
+    cfg = extension_config(tmp_path, 300)
+    s = train.train(cfg.__class__(**{**cfg.to_dict(), "run_name": "a"}), quiet=True)
+    renamed = s["checkpoint"].parent.with_name("x")
+    s["checkpoint"].parent.rename(renamed)
+    cfg, state, path = train.resolve_config({"resume": "latest", "run_name": "x", "env": "Pendulum-v1",
+                                             "models_dir": str(tmp_path / "m"), "total_steps": 600})
+    assert path == renamed / "checkpoint.pt" and cfg.run_name == "a"  # its logs are still runs/<env>/a
+    assert train.resume_folder(path, state, cfg) == renamed  # --run-name picked the run: not a branch
+
+
 def test_default_run_names_are_claimed_one_per_run(tmp_path):
     names = [ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-x") for _ in range(3)]
     assert names == ["tuned-seed0-x", "tuned-seed0-x-2", "tuned-seed0-x-3"]
