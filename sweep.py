@@ -97,6 +97,9 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
         path = newest_checkpoint(*([Path(d) / ckpt_io.CHECKPOINT_FILE] if d else []), out / ckpt_io.CHECKPOINT_FILE)
         if path is not None:
             cfg, state, _ = train.resolve_config({**flags, "resume": str(path)})
+        elif (out / ckpt_io.ACTOR_FILE).exists():  # saved after a checkpoint: this trial did checkpoint
+            raise DDPGError(f"{out} holds an actor.pt but no checkpoint.pt, so the trial can neither resume nor "
+                            f"start over without overwriting it; move that folder away, then resume the sweep")
         else:  # an attempt killed before its first checkpoint may have left a best_actor.pt and logs: start over
             for stale in (out / ckpt_io.BEST_ACTOR_FILE, *log_files(out)):
                 stale.unlink(missing_ok=True)
@@ -482,15 +485,11 @@ def main(argv: list[str] | None = None) -> int:
             spec = new_spec(args)
         if args.cpus is not None and (args.cpus < 1 or args.address is not None):
             raise DDPGError("--cpus sizes a local Ray: give it a value >= 1, and no --address")
-        made = [] if args.resume else ckpt_io.missing_folders(Path(spec["sweep_dir"]))
-        if not args.resume:
-            ckpt_io.ensure_writable_dirs({"--sweep-dir": Path(spec["sweep_dir"])})  # before Ray starts
-        try:
+        with ckpt_io.removed_if_failed(*([] if args.resume else [Path(spec["sweep_dir"])])):
+            if not args.resume:
+                ckpt_io.ensure_writable_dirs({"--sweep-dir": Path(spec["sweep_dir"])})  # before Ray starts
             connect(args.address, args.cpus)
             check_resources(spec)
-        except DDPGError:
-            ckpt_io.remove_empty(made)
-            raise
         if not args.resume:
             (Path(spec["sweep_dir"]) / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
         print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "

@@ -68,10 +68,7 @@ def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | N
         if key not in RESUMABLE_OVERRIDES and value != getattr(saved, key):
             raise DDPGError(f"--{key.replace('_', '-')} {value} differs from the checkpoint's "
                             f"{getattr(saved, key)} ({path}); drop the flag to resume that run")
-    # With no PATH, --run-name picked the run; with a PATH, another name makes a new run (see resume_folder).
-    overrides = {k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES
-                 and not (k == "run_name" and explicit["resume"] == "latest")}
-    cfg = dataclasses.replace(saved, **overrides)
+    cfg = dataclasses.replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
     cfg.validate()
     return cfg, state, path
 
@@ -142,22 +139,19 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     keep_freed_memory()
     flush_denormals()
     in_place = resume_state is not None and not new_run
-    made = []  # the folders this run creates, removed again if it fails before writing into them
-    if cfg.run_name is None:
-        base = f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        made = ckpt_io.missing_folders(ckpt_io.env_dir(cfg.models_dir, cfg.env))
-        cfg = dataclasses.replace(cfg, run_name=ckpt_io.claim_run_name(cfg.models_dir, cfg.runs_dir, cfg.env, base))
-        made.append(ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name))  # claimed: created just now
-    out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
-    run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
-    made += ckpt_io.missing_folders(out_dir, run_dir)
-    try:
+    # Folders this run creates are removed again if it fails before writing into them.
+    with ckpt_io.removed_if_failed(ckpt_io.env_dir(cfg.models_dir, cfg.env)) as made:
+        if cfg.run_name is None:
+            base = f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+            cfg = dataclasses.replace(cfg, run_name=ckpt_io.claim_run_name(cfg.models_dir, cfg.runs_dir, cfg.env,
+                                                                           base))
+            made.append(ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name))  # claimed: created just now
+        out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
+        run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
+        made += ckpt_io.missing_folders(out_dir, run_dir)
         if not in_place:
             check_folders_free(out_dir, run_dir)
         return _train(cfg, resume_state, quiet, out_dir, run_dir, device, on_eval, on_save)
-    except BaseException:
-        ckpt_io.remove_empty(made)
-        raise
 
 
 def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_dir: Path, run_dir: Path,
@@ -341,24 +335,32 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_di
             "checkpoint": out_dir / ckpt_io.CHECKPOINT_FILE, "actor": out_dir / ckpt_io.ACTOR_FILE}
 
 
-def resume_folder(path: Path, state: dict[str, Any], cfg: Config) -> Path | None:
-    """Where a resumed run saves: beside its checkpoint (None: in a new run folder of its own, which must be free).
+def resume_folder(path: Path, state: dict[str, Any], run_name: str | None) -> tuple[Path | None, str | None]:
+    """(folder, run name) of a run resumed from `path`, given --run-name or None.
 
-    A new run folder when --run-name names another run than the checkpoint's (a branch from it), or when
-    the checkpoint sits straight in a folder named after its env (the layout before run folders, where
-    the shipped actor.pt lives)."""
-    if cfg.run_name != state["config"]["run_name"] or path.parent.name == state["env_id"]:
-        return None
-    return path.parent
+    A run is its folder: it goes on beside its checkpoint, under that folder's name, so its logs are
+    <runs-dir>/<env>/<folder name>/. The folder is None (a new run folder, which must be free) when
+    --run-name names another run (a branch from this checkpoint), or when the checkpoint sits straight
+    in a folder named after its env (the layout before run folders, beside the shipped actor.pt): that
+    run keeps the name it was saved with, if any."""
+    here, saved = path.parent, state["config"].get("run_name")  # checkpoints before run folders have none
+    if here.name == state["env_id"] and saved != here.name:
+        return None, run_name or saved
+    if run_name is not None and run_name != here.name:
+        return None, run_name
+    return here, here.name
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
     try:
-        cfg, state, path = resolve_config(explicit_args(args))
+        explicit = explicit_args(args)
+        cfg, state, path = resolve_config(explicit)
+        out_dir = None
         if state is not None:
             print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
-        out_dir = resume_folder(path, state, cfg) if path else None
+            out_dir, name = resume_folder(path, state, explicit.get("run_name"))
+            cfg = dataclasses.replace(cfg, run_name=name)
         summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +71,7 @@ def main() -> int:
         resume = ckpt.exists()
         if not resume and started:
             print("no checkpoint survived a kill: starting again from scratch")
+            shutil.rmtree(work / "killed", ignore_errors=True)  # a fresh run refuses the logs a killed one left
         proc = subprocess.Popen(cmd("killed", resume), env=env, stdout=log, stderr=subprocess.STDOUT)
         started = True
         if resume:

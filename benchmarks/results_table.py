@@ -116,9 +116,10 @@ def main() -> int:
             elif finals and refs and total > PUBLISHED_STEPS:  # a longer budget than the published runs had
                 at = [r["evals"][list(r["eval_steps"]).index(PUBLISHED_STEPS)] for r in results.values()
                       if PUBLISHED_STEPS in r["eval_steps"]]
-                if len(at) == len(finals):
-                    verdict += (f" at {total:,}; at {PUBLISHED_STEPS:,} (the published budget) {np.mean(at):.1f}: "
-                                f"{'yes' if np.mean(at) >= target else 'no'}")
+                verdict += (f" at {total:,}; at {PUBLISHED_STEPS:,} (the published budget) {np.mean(at):.1f}: "
+                            f"{'yes' if np.mean(at) >= target else 'no'}" if len(at) == len(finals) else
+                            f" at {total:,}; not judged at {PUBLISHED_STEPS:,} (the published budget): "
+                            f"{len(finals) - len(at)} seed(s) have no evaluation there")
             lines.append(f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} |")
     except DDPGError as e:

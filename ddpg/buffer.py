@@ -33,8 +33,8 @@ class ReplayBuffer:
 
     @staticmethod
     def _allocate(capacity: int, width: int, device: torch.device) -> torch.Tensor:
-        """The storage, or a one-line error where it cannot fit (zero-filling more than the RAM would get
-        the process killed)."""
+        """The storage, or a one-line error where it can never fit: more than the machine's RAM, whose
+        zero-filling would get the process killed. (Memory that other processes hold is not counted.)"""
         gb = capacity * width * 4 / 1e9
         ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else None
         fail = f"--buffer-size {capacity}: the replay buffer would take {gb:.1f} GB"

@@ -1,9 +1,11 @@
 """Saving and loading weights and checkpoints: atomic writes, `weights_only` reads, clear refusals."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +52,25 @@ def default_actor(models_dir: str | Path, env_id: str) -> Path:
 
 
 def missing_folders(*paths: Path) -> list[Path]:
-    """The folders, parents included, that do not exist yet: what a failed start must remove again."""
+    """The folders, parents included, that do not exist yet."""
     return list(dict.fromkeys(d for path in paths for d in (*reversed(Path(path).parents), Path(path))
                               if not d.exists()))
 
 
-def remove_empty(folders: list[Path]) -> None:
-    """Remove those of `folders` that are still empty, deepest first."""
-    for d in reversed(folders):
-        try:
-            d.rmdir()  # only while empty
-        except OSError:
-            pass
+@contextlib.contextmanager
+def removed_if_failed(*paths: Path) -> Iterator[list[Path]]:
+    """Those of `paths` (parents included) that do not exist yet are removed again, where still empty,
+    if the block fails; so a refused start leaves no folder behind. Append to the list to add more."""
+    made = missing_folders(*paths)
+    try:
+        yield made
+    except BaseException:
+        for d in reversed(made):
+            try:
+                d.rmdir()  # only while empty
+            except OSError:
+                pass
+        raise
 
 
 def claim_run_name(models_dir: str | Path, runs_dir: str | Path, env_id: str, base: str) -> str:
@@ -84,8 +93,7 @@ def claim_run_name(models_dir: str | Path, runs_dir: str | Path, env_id: str, ba
 def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
     """Prove a file can be written in each folder ({flag: path}), or say which flag to fix. The folders
     this creates are removed again when one fails, so a refused run leaves nothing behind."""
-    made = missing_folders(*dirs.values())
-    try:
+    with removed_if_failed(*dirs.values()):
         for flag, path in dirs.items():
             path = Path(path)
             try:
@@ -96,9 +104,6 @@ def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
             except OSError as e:
                 raise DDPGError(f"{flag}: cannot write to {path} ({e.strerror or e}); pass a writable directory") \
                     from None
-    except DDPGError:
-        remove_empty(made)
-        raise
 
 
 def atomic_save(obj: dict[str, Any], path: Path) -> None:

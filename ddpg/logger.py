@@ -36,8 +36,12 @@ class Logger:
         new = step == 0 or not self.csv_path.exists()
         if not new:
             self._truncate_csv(step)  # first: it may refuse the folder
+        try:  # "x": of two runs started at once into one log folder, the second is refused
+            self._file = open(self.csv_path, "x" if new else "a", newline="")
+        except FileExistsError:
+            raise DDPGError(f"{self.run_dir} already holds a run's logs ({CSV_FILE}); choose another --run-name") \
+                from None
         self.writer = SummaryWriter(str(self.run_dir), purge_step=step + 1)
-        self._file = open(self.csv_path, "w" if new else "a", newline="")
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(["step", "tag", "value"])
@@ -51,8 +55,8 @@ class Logger:
                       default=0)
         if reached > step:
             raise DDPGError(f"the logs in {self.run_dir} go on to a checkpoint at step {reached}, past this one's "
-                            f"{step}: it is an older copy of that run. Resume the newest checkpoint, or give "
-                            f"--run-name NEW to go on from this one as a new run")
+                            f"{step}: it is an older copy of that run. Resume the newest checkpoint, or go on "
+                            f"from this one as a new run with --resume <this checkpoint> --run-name NEW")
         keep = [rows[0]] + [r for r in rows[1:] if len(r) == 3 and r[0].isdigit() and int(r[0]) <= step]
         tmp = self.csv_path.with_name(CSV_FILE + ".tmp")
         with open(tmp, "w", newline="") as f:

@@ -147,6 +147,11 @@ def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
         csv_path.write_text("\n".join([*lines[:3], f"1000000,eval/return,{at_1m}", *lines[3:]]) + "\n")
     row = table(hc)["HalfCheetah-v5"]  # against Tianshou's 11719, a best point within 1M steps
     assert row.endswith("| yes at 1,500,000; at 1,000,000 (the published budget) 11450.0: no |"), row
+    sparse = tmp_path / "sparse"  # evaluated at 750k and 1.5M only
+    fake_sweep(sparse, ["HalfCheetah-v5"], [0, 1], 1_500_000, {0: 12000.0, 1: 12100.0})
+    row = table(sparse)["HalfCheetah-v5"]
+    assert row.endswith("| yes at 1,500,000; not judged at 1,000,000 (the published budget): 2 seed(s) have no "
+                        "evaluation there |"), row
 
 
 @pytest.mark.parametrize("script", ["benchmarks/results_table.py", "plot.py"])

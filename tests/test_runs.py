@@ -174,13 +174,18 @@ def test_a_fresh_start_refuses_the_logs_of_an_attempt_that_never_checkpointed(tm
 
 
 def test_an_old_layout_checkpoint_resumes_into_a_run_folder_not_beside_the_shipped_actor(tmp_path):
-    state = {"env_id": "HalfCheetah-v5", "config": {"run_name": "tuned-seed0-20261125-120000"}}
-    cfg = make_config({"env": "HalfCheetah-v5", "run_name": "tuned-seed0-20261125-120000"})
-    assert train.resume_folder(tmp_path / "models" / "HalfCheetah-v5" / "checkpoint.pt", state, cfg) is None
-    run = tmp_path / "models" / "HalfCheetah-v5" / "tuned-seed0-20261125-120000"
-    assert train.resume_folder(run / "checkpoint.pt", state, cfg) == run
-    branch = make_config({"env": "HalfCheetah-v5", "run_name": "branch"})
-    assert train.resume_folder(run / "checkpoint.pt", state, branch) is None  # --run-name NEW: a run folder of its own
+    env_dir = tmp_path / "models" / "HalfCheetah-v5"
+    named = {"env_id": "HalfCheetah-v5", "config": {"run_name": "tuned-seed0-20261125-120000"}}
+    old = {"env_id": "HalfCheetah-v5", "config": {}}  # saved before run folders: no run name at all
+    assert train.resume_folder(env_dir / "checkpoint.pt", old, None) == (None, None)  # a new, default-named run
+    assert train.resume_folder(env_dir / "checkpoint.pt", named, None) == (None, "tuned-seed0-20261125-120000")
+    run = env_dir / "tuned-seed0-20261125-120000"
+    assert train.resume_folder(run / "checkpoint.pt", named, None) == (run, run.name)
+    assert train.resume_folder(run / "checkpoint.pt", named, "branch") == (None, "branch")  # a run of its own
+    # A run named after its env is a run folder, not the old layout.
+    own = {"env_id": "HalfCheetah-v5", "config": {"run_name": "HalfCheetah-v5"}}
+    assert train.resume_folder(env_dir / "HalfCheetah-v5" / "checkpoint.pt", own, None) == \
+        (env_dir / "HalfCheetah-v5", "HalfCheetah-v5")
 
 
 def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path):
@@ -190,14 +195,15 @@ def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path
     assert r.returncode == 0, r.stderr
     backups = tmp_path / "backup" / "Pendulum-v1"  # named after its env, like the layout before run folders
     shutil.copytree(a, backups)
-    shutil.copytree(a, tmp_path / "copy")
+    shutil.copytree(a, tmp_path / "copy" / "a")  # a copy under the run's own name: its logs are a's
+    shutil.copytree(a, tmp_path / "copy2")
     r = run("train.py", "--resume", str(a / "checkpoint.pt"), "--total-steps", "700", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     kept = {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs")}
     refused = [
         # into models/.../a (logs elsewhere, so only the weights check can stop it)
         ("--resume", str(backups / "checkpoint.pt"), "--total-steps", "900", "--runs-dir", "runs2"),
-        ("--resume", str(tmp_path / "copy" / "checkpoint.pt"), "--total-steps", "900"),  # would cut a's logs at 400
+        ("--resume", str(tmp_path / "copy" / "a" / "checkpoint.pt"), "--total-steps", "900"),  # would cut a's logs
         ("--env", "Pendulum-v1", "--total-steps", "300", "--run-name", "a", "--models-dir", "elsewhere", *TINY),
     ]
     for args in refused:
@@ -207,33 +213,59 @@ def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path
         assert {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs")} == kept, args
     assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "runs2").exists()
     # A branch: go on from the old copy as a new run, in folders of its own.
-    r = run("train.py", "--resume", str(tmp_path / "copy" / "checkpoint.pt"), "--total-steps", "900",
+    r = run("train.py", "--resume", str(tmp_path / "copy" / "a" / "checkpoint.pt"), "--total-steps", "900",
             "--run-name", "b", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert ckpt_io.load(tmp_path / "models" / "Pendulum-v1" / "b" / "checkpoint.pt", "checkpoint")["step"] == 900
-    assert ckpt_io.load(tmp_path / "copy" / "checkpoint.pt", "checkpoint")["step"] == 400
+    assert ckpt_io.load(tmp_path / "copy" / "a" / "checkpoint.pt", "checkpoint")["step"] == 400
+    # A copy in a folder of another name is a run of that name: it goes on in place, with logs of its own.
+    r = run("train.py", "--resume", str(tmp_path / "copy2" / "checkpoint.pt"), "--total-steps", "900", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ckpt_io.load(tmp_path / "copy2" / "checkpoint.pt", "checkpoint")["step"] == 900
+    assert [int(r["step"]) for r in read_csv(tmp_path / "runs" / "Pendulum-v1" / "copy2") if r["tag"] == "eval/return"] \
+        == [800]
     assert {**snapshot(a), **snapshot(tmp_path / "runs" / "Pendulum-v1" / "a")} == \
         {k: v for k, v in kept.items() if k.parent in (a, tmp_path / "runs" / "Pendulum-v1" / "a")}
     b_evals = [r for r in read_csv(tmp_path / "runs" / "Pendulum-v1" / "b") if r["tag"] == "eval/return"]
     assert [int(r["step"]) for r in b_evals] == [800]  # its logs start at the checkpoint it went on from
 
 
-def test_resume_by_run_name_goes_on_in_place_even_in_a_renamed_folder(tmp_path):
+def test_a_renamed_run_goes_on_in_place_under_its_new_name(tmp_path):
     cfg = extension_config(tmp_path, 300)
     s = train.train(cfg.__class__(**{**cfg.to_dict(), "run_name": "a"}), quiet=True)
-    renamed = s["checkpoint"].parent.with_name("x")
-    s["checkpoint"].parent.rename(renamed)
-    cfg, state, path = train.resolve_config({"resume": "latest", "run_name": "x", "env": "Pendulum-v1",
-                                             "models_dir": str(tmp_path / "m"), "total_steps": 600})
-    assert path == renamed / "checkpoint.pt" and cfg.run_name == "a"  # its logs are still runs/<env>/a
-    assert train.resume_folder(path, state, cfg) == renamed  # --run-name picked the run: not a branch
+    for d in (s["checkpoint"].parent, s["run_dir"]):  # weights and logs, as a user renames a run
+        d.rename(d.with_name("x"))
+    explicit = {"resume": "latest", "run_name": "x", "env": "Pendulum-v1", "models_dir": str(tmp_path / "m"),
+                "runs_dir": str(tmp_path / "r"), "total_steps": 600}
+    cfg, state, path = train.resolve_config(explicit)
+    out_dir, name = train.resume_folder(path, state, "x")  # --run-name picked the run: not a branch
+    assert (out_dir, name) == (tmp_path / "m" / "Pendulum-v1" / "x", "x")
+    s = train.train(cfg.__class__(**{**cfg.to_dict(), "run_name": name}), state, quiet=True, out_dir=out_dir)
+    assert s["run_dir"] == tmp_path / "r" / "Pendulum-v1" / "x" and not (tmp_path / "r" / "Pendulum-v1" / "a").exists()
+    steps = [int(r["step"]) for r in read_csv(s["run_dir"]) if r["tag"] == "run/checkpoint"]
+    assert steps == [300, 600]  # one log, through both checkpoints
 
 
-def test_default_run_names_are_claimed_one_per_run(tmp_path):
-    names = [ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-x") for _ in range(3)]
-    assert names == ["tuned-seed0-x", "tuned-seed0-x-2", "tuned-seed0-x-3"]
+def test_default_run_names_are_claimed_one_per_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(train.time, "strftime", lambda fmt: "20261202-120000")  # two runs in the same second
+    cfg = extension_config(tmp_path, 300)
+    runs = [train.train(cfg, quiet=True) for _ in range(2)]
+    assert [r["checkpoint"].parent.name for r in runs] == ["tuned-seed3-20261202-120000", "tuned-seed3-20261202-120000-2"]
+    assert [r["run_dir"].name for r in runs] == ["tuned-seed3-20261202-120000", "tuned-seed3-20261202-120000-2"]
     (tmp_path / "r" / "Pendulum-v1" / "tuned-seed0-y").mkdir(parents=True)  # logs kept, weights deleted
     assert ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-y") == "tuned-seed0-y-2"
+
+
+def test_of_two_loggers_started_at_once_in_one_folder_the_second_is_refused(tmp_path):
+    from ddpg.logger import Logger
+
+    first = Logger(tmp_path, {}, 0)  # both passed the free-folder check before either created metrics.csv
+    first.scalar("eval/return", 1.0, 10)
+    first.flush()
+    with pytest.raises(DDPGError, match="already holds a run's logs"):
+        Logger(tmp_path, {}, 0)
+    first.close()
+    assert [(r["step"], r["tag"]) for r in read_csv(tmp_path)] == [("10", "eval/return")]
 
 
 def test_a_buffer_too_large_for_memory_is_one_line_and_leaves_no_folder(tmp_path):

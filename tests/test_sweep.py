@@ -18,6 +18,7 @@ import train
 from conftest import ROOT, TINY, tiny_flags
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import make_config
+from ddpg.errors import DDPGError
 
 ray = pytest.importorskip("ray")
 
@@ -177,6 +178,21 @@ def test_an_unwritable_sweep_dir_is_one_line_before_ray_starts(tmp_path, capsys,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: --sweep-dir: cannot write to"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_trial_folder_with_an_actor_but_no_checkpoint_is_refused_not_wiped(tmp_path, monkeypatch):
+    from ray import tune
+
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: None)  # Tune's own record lost too
+    spec = {"name": "s", "sweep_dir": str(tmp_path), "envs": ["Pendulum-v1"], "seeds": [0], "flags": {},
+            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
+    t = sweep.trial_dir(tmp_path, "Pendulum-v1", 0)
+    t.mkdir(parents=True)
+    for name in ("actor.pt", "best_actor.pt", "metrics.csv"):
+        (t / name).write_text(name)
+    with pytest.raises(DDPGError, match="actor.pt but no checkpoint.pt"):
+        sweep.run_trial({"env": "Pendulum-v1", "seed": 0}, spec)
+    assert {p.name: p.read_text() for p in t.iterdir()} == {n: n for n in ("actor.pt", "best_actor.pt", "metrics.csv")}
 
 
 def test_trials_stopped_by_ctrl_c_are_counted_unfinished(tmp_path):
