@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    record = None if args.no_render else args.record
-    if record is not None and Path(record).suffix.lower() != ".mp4":
-        print(f"error: --record {record}: videos are written as mp4; give a path ending in .mp4", file=sys.stderr)
+    if args.record is not None and Path(args.record).suffix.lower() != ".mp4":
+        print(f"error: --record {args.record}: videos are written as mp4; give a path ending in .mp4", file=sys.stderr)
         return 2
+    record = None if args.no_render else args.record
     if not args.no_render and record is None and not has_display():
         record = str(Path("videos") / f"{args.env}.mp4")
     if record is not None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -343,7 +344,8 @@ def resume_folder(path: Path, state: dict[str, Any], run_name: str | None) -> tu
     --run-name names another run (a branch from this checkpoint), or when the checkpoint sits straight
     in a folder named after its env (the layout before run folders, beside the shipped actor.pt): that
     run keeps the name it was saved with, if any."""
-    here, saved = path.parent, state["config"].get("run_name")  # checkpoints before run folders have none
+    here = Path(os.path.abspath(path)).parent  # `--resume checkpoint.pt` from inside the folder names it too
+    saved = state["config"].get("run_name")  # checkpoints before run folders have none
     if here.name == state["env_id"] and saved != here.name:
         return None, run_name or saved
     if run_name is not None and run_name != here.name:
@@ -361,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
             out_dir, name = resume_folder(path, state, explicit.get("run_name"))
             cfg = dataclasses.replace(cfg, run_name=name)
+            cfg.validate()
         summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -33,6 +33,8 @@ class Logger:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / CSV_FILE
+        if self.csv_path.exists() and self.csv_path.stat().st_size == 0:
+            self.csv_path.unlink()  # created, then killed before its header was flushed: no log at all
         new = step == 0 or not self.csv_path.exists()
         if not new:
             self._truncate_csv(step)  # first: it may refuse the folder
@@ -45,6 +47,7 @@ class Logger:
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(["step", "tag", "value"])
+            self._file.flush()
             rows = "\n".join(f"|{k}|{v}|" for k, v in config.items())
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", 0)
 

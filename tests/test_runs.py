@@ -256,6 +256,28 @@ def test_default_run_names_are_claimed_one_per_run(tmp_path, monkeypatch):
     assert ckpt_io.claim_run_name(tmp_path / "m", tmp_path / "r", "Pendulum-v1", "tuned-seed0-y") == "tuned-seed0-y-2"
 
 
+def test_resume_from_inside_the_run_folder_by_a_relative_path(tmp_path):
+    r = run("train.py", "--env", "Pendulum-v1", "--total-steps", "300", "--run-name", "a", *TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a = tmp_path / "models" / "Pendulum-v1" / "a"
+    r = run("train.py", "--resume", "checkpoint.pt", "--total-steps", "600", "--runs-dir", str(tmp_path / "runs"),
+            cwd=a)
+    assert r.returncode == 0, r.stderr
+    assert ckpt_io.load(a / "checkpoint.pt", "checkpoint")["config"]["run_name"] == "a"  # loadable, named
+    assert [int(r["step"]) for r in read_csv(tmp_path / "runs" / "Pendulum-v1" / "a") if r["tag"] == "run/checkpoint"] \
+        == [300, 600]
+
+
+def test_an_empty_metrics_csv_left_by_a_kill_is_no_log(tmp_path):
+    from ddpg.logger import Logger
+
+    (tmp_path / "metrics.csv").write_text("")  # created, killed before the header reached the disk
+    log = Logger(tmp_path, {}, 200)
+    log.scalar("eval/return", 1.0, 300)
+    log.close()
+    assert [(r["step"], r["tag"]) for r in read_csv(tmp_path)] == [("300", "eval/return")]
+
+
 def test_of_two_loggers_started_at_once_in_one_folder_the_second_is_refused(tmp_path):
     from ddpg.logger import Logger
 
