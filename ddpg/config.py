@@ -102,8 +102,8 @@ class Config:
             if not ok:
                 raise DDPGError(msg)
 
-        for name in ("total_steps", "updates_per_step", "batch_size", "buffer_size", "eval_interval", "eval_episodes",
-                     "log_interval", "checkpoint_interval"):
+        for name in ("total_steps", "updates_per_step", "batch_size", "buffer_size", "eval_interval",
+                     "eval_episodes", "log_interval", "checkpoint_interval"):
             need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
                                           f"got {getattr(self, name)}")
         need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")
