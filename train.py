@@ -282,9 +282,10 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_di
                 ep_len += 1
 
                 if step >= learn_from:
-                    m = update()
-                    sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
-                    n_updates += 1
+                    for _ in range(cfg.updates_per_step):
+                        m = update()
+                        sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
+                        n_updates += 1
 
                 if step % cfg.log_interval == 0 or step == cfg.total_steps:  # the CSV reaches the last step
                     now = time.perf_counter()

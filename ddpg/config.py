@@ -60,6 +60,8 @@ class Config:
                     role="maths")
     batch_size: int = _f(256, "minibatch size per update (paper: 64)", role="maths")
     buffer_size: int = _f(1_000_000, "replay buffer capacity in transitions", role="maths")
+    updates_per_step: int = _f(1, "gradient updates per environment step once learning starts (paper: 1)",
+                               role="maths")
     learning_starts: int = _f(10_000, "steps of uniform-random actions before updates begin (paper: none)",
                               role="maths")
     # Exploration
@@ -100,8 +102,8 @@ class Config:
             if not ok:
                 raise DDPGError(msg)
 
-        for name in ("total_steps", "batch_size", "buffer_size", "eval_interval", "eval_episodes",
-                     "log_interval", "checkpoint_interval"):
+        for name in ("total_steps", "updates_per_step", "batch_size", "buffer_size", "eval_interval",
+                     "eval_episodes", "log_interval", "checkpoint_interval"):
             need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
                                           f"got {getattr(self, name)}")
         need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")

@@ -175,3 +175,14 @@ def test_the_csv_reaches_the_last_step_between_log_intervals(tmp_path):
     (tmp_path / "Pendulum-v1_seed0.csv").write_bytes((s["run_dir"] / "metrics.csv").read_bytes())  # as exported
     r = sweep.trial_result(tmp_path, "Pendulum-v1", 0, 1250)
     assert (r["steps"], r["done"]) == (1250, True)
+
+
+@pytest.mark.parametrize("backward", ["manual", "autograd"])
+def test_updates_per_step_takes_that_many_updates_each_step(tmp_path, backward):
+    # Adam counts its steps: updates run at steps 200..1200 (learning_starts 200), k per step.
+    counts = {}
+    for k in (1, 3):
+        s = train.train(tiny(tmp_path / str(k), updates_per_step=k, backward=backward), quiet=True)
+        agent = ckpt_io.load(s["checkpoint"], "checkpoint")["agent"]
+        counts[k] = {int(st["step"]) for opt in ("actor_opt", "critic_opt") for st in agent[opt]["state"].values()}
+    assert counts == {1: {1001}, 3: {3003}}
