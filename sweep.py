@@ -485,16 +485,20 @@ def main(argv: list[str] | None = None) -> int:
             spec = new_spec(args)
         if args.cpus is not None and (args.cpus < 1 or args.address is not None):
             raise DDPGError("--cpus sizes a local Ray: give it a value >= 1, and no --address")
-        with ckpt_io.removed_if_failed(*([] if args.resume else [Path(spec["sweep_dir"])])):
+        sweep_dir = Path(spec["sweep_dir"])
+        with contextlib.ExitStack() as hold:
+            with ckpt_io.removed_if_failed(*([] if args.resume else [sweep_dir])):
+                if not args.resume:
+                    ckpt_io.ensure_writable_dirs({"--sweep-dir": sweep_dir})  # before Ray starts
+                # One driver per sweep: a second would run each trial twice, into the same folders.
+                hold.enter_context(ckpt_io.held(sweep_dir, "running"))
+                connect(args.address, args.cpus)
+                check_resources(spec)
             if not args.resume:
-                ckpt_io.ensure_writable_dirs({"--sweep-dir": Path(spec["sweep_dir"])})  # before Ray starts
-            connect(args.address, args.cpus)
-            check_resources(spec)
-        if not args.resume:
-            (Path(spec["sweep_dir"]) / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
-        print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "
-              f"{spec['sweep_dir']}", file=sys.stderr)
-        return run(spec, resume=bool(args.resume))
+                (sweep_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+            print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "
+                  f"{spec['sweep_dir']}", file=sys.stderr)
+            return run(spec, resume=bool(args.resume))
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -150,16 +151,19 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         out_dir = Path(out_dir) if out_dir is not None else ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name)
         run_dir = ckpt_io.run_dir(cfg.runs_dir, cfg.env, cfg.run_name)
         made += ckpt_io.missing_folders(out_dir, run_dir)
-        if not in_place:
-            check_folders_free(out_dir, run_dir)
-        return _train(cfg, resume_state, quiet, out_dir, run_dir, device, on_eval, on_save)
+        ckpt_io.ensure_writable_dirs({"--models-dir": out_dir, "--runs-dir": run_dir})  # now, not at the first save
+        with contextlib.ExitStack() as hold:  # one process per run folder: two would overwrite each other
+            for folder in dict.fromkeys(Path(os.path.abspath(d)) for d in (out_dir, run_dir)):
+                hold.enter_context(ckpt_io.held(folder, "training into"))
+            if not in_place:
+                check_folders_free(out_dir, run_dir)
+            return _train(cfg, resume_state, quiet, out_dir, run_dir, device, on_eval, on_save)
 
 
 def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_dir: Path, run_dir: Path,
            device: torch.device, on_eval: Callable[[int, float], None] | None,
            on_save: Callable[[int, Path], None] | None) -> dict[str, Any]:
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
-    ckpt_io.ensure_writable_dirs({"--models-dir": out_dir, "--runs-dir": run_dir})  # now, not at the first save
     obs_dim = env.observation_space.shape[0]
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
     half_range = (high - low) / 2

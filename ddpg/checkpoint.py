@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pickle
 import zipfile
@@ -71,6 +72,23 @@ def removed_if_failed(*paths: Path) -> Iterator[list[Path]]:
             except OSError:
                 pass
         raise
+
+
+@contextlib.contextmanager
+def held(folder: Path, what: str) -> Iterator[None]:
+    """Hold `folder` for this process while the block runs; another process that asks for it meanwhile
+    gets a one-line error. An flock on the folder itself: it leaves no file, and the kernel drops it when
+    the process ends, however it ends, so a crash never leaves a stale lock."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DDPGError(f"{folder} is in use: another process is {what} it now; "
+                            f"wait for that one to end, or stop it") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def claim_run_name(models_dir: str | Path, runs_dir: str | Path, env_id: str, base: str) -> str:

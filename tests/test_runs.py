@@ -1,6 +1,10 @@
 """What a user keeps: runs never overwrite each other or the shipped weights; extended runs resume exactly."""
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -296,3 +300,32 @@ def test_a_buffer_too_large_for_memory_is_one_line_and_leaves_no_folder(tmp_path
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and "--buffer-size" in lines[-1] and "Traceback" not in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_in_progress_is_refused_to_a_second_process_and_freed_by_a_kill(tmp_path):
+    # A second terminal's `--resume` (or a fresh start under the same --run-name) would write the same
+    # checkpoint and logs as the run going on: it is refused while that run lives, and a kill -9 frees it.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--env", "Pendulum-v1", "--total-steps",
+                              "10000000", "--run-name", "r", *TINY], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "models" / "Pendulum-v1" / "r" / "checkpoint.pt"
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert ckpt.exists()
+        for args in (["--resume", str(ckpt)], ["--env", "Pendulum-v1", "--run-name", "r", *TINY]):
+            r = run("train.py", *args, cwd=tmp_path)
+            lines = r.stderr.strip().splitlines()
+            assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+            assert lines[-1] == (f"error: {ckpt.parent} is in use: another process is training into it now; "
+                                 f"wait for that one to end, or stop it"), r.stderr
+        assert first.poll() is None  # still training, undisturbed
+    finally:
+        first.kill()
+        first.wait()
+    step = ckpt_io.load(ckpt, "checkpoint")["step"]
+    r = run("train.py", "--resume", str(ckpt), "--total-steps", str(step + 200), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ckpt_io.load(ckpt, "checkpoint")["step"] == step + 200

@@ -304,3 +304,28 @@ def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_pat
     assert sweep.newest_checkpoint(*paths) == paths[1]
     assert sweep.newest_checkpoint(paths[0], tmp_path / "missing.pt") == paths[0]
     assert sweep.newest_checkpoint(tmp_path / "missing.pt") is None
+
+
+def test_a_sweep_being_run_is_refused_to_a_second_driver(tmp_path, capsys, monkeypatch):
+    # Two drivers on one sweep would run each trial twice into the same folders: the second is refused
+    # before Ray starts, and the first driver's folder is left as it was.
+    monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("Ray started for a sweep already running"))
+    d = tmp_path / "s"
+    spec = sweep.new_spec(sweep.build_parser().parse_args(["--envs", "Pendulum-v1", "--seeds", "0",
+                                                           "--sweep-dir", str(d)]))
+    d.mkdir()
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    holder = subprocess.Popen(  # what a running sweep.py holds, from another process
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddpg import checkpoint\n"
+         "with checkpoint.held(Path(sys.argv[1]), 'running'):\n    print('held', flush=True); time.sleep(300)",
+         str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert sweep.main(["--resume", str(d)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {d} is in use: another process is running it now; wait for that one to end, "
+                       f"or stop it"], err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [p.name for p in d.iterdir()] == [sweep.SPEC_FILE]
