@@ -153,7 +153,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
         made += ckpt_io.missing_folders(out_dir, run_dir)
         ckpt_io.ensure_writable_dirs({"--models-dir": out_dir, "--runs-dir": run_dir})  # now, not at the first save
         with contextlib.ExitStack() as hold:  # one process per run folder: two would overwrite each other
-            for folder in dict.fromkeys(Path(os.path.abspath(d)) for d in (out_dir, run_dir)):
+            for folder in dict.fromkeys(Path(os.path.realpath(d)) for d in (out_dir, run_dir)):
                 hold.enter_context(ckpt_io.held(folder, "training into"))
             if not in_place:
                 check_folders_free(out_dir, run_dir)

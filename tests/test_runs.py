@@ -329,3 +329,13 @@ def test_a_run_in_progress_is_refused_to_a_second_process_and_freed_by_a_kill(tm
     r = run("train.py", "--resume", str(ckpt), "--total-steps", str(step + 200), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert ckpt_io.load(ckpt, "checkpoint")["step"] == step + 200
+
+
+def test_a_log_folder_that_is_the_weight_folder_by_a_link_is_held_once(tmp_path):
+    # --runs-dir a link to --models-dir: one folder under two names, which the run must not lock against itself.
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").symlink_to(tmp_path / "m")
+    cfg = make_config({**extension_config(tmp_path, 300).to_dict(), "run_name": "x"})
+    summary = train.train(cfg, quiet=True)
+    assert summary["step"] == 300 and ckpt_io.load(tmp_path / "m" / "Pendulum-v1" / "x" / "checkpoint.pt",
+                                                   "checkpoint")["step"] == 300
