@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pickle
 import zipfile
@@ -16,6 +15,11 @@ import torch
 from ddpg.config import config_from_dict
 from ddpg.errors import DDPGError
 from ddpg.networks import Actor
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: there, runs are not held (see `held`)
+    fcntl = None
 
 FORMAT_VERSION = 1
 ACTOR_FILE = "actor.pt"            # the actor alone, with what main.py needs to rebuild it
@@ -79,6 +83,9 @@ def held(folder: Path, what: str) -> Iterator[None]:
     """Hold `folder` for this process while the block runs; another process that asks for it meanwhile
     gets a one-line error. An flock on the folder itself: it leaves no file, and the kernel drops it when
     the process ends, however it ends, so a crash never leaves a stale lock."""
+    if fcntl is None:
+        yield
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
         try:

@@ -339,3 +339,15 @@ def test_a_log_folder_that_is_the_weight_folder_by_a_link_is_held_once(tmp_path)
     summary = train.train(cfg, quiet=True)
     assert summary["step"] == 300 and ckpt_io.load(tmp_path / "m" / "Pendulum-v1" / "x" / "checkpoint.pt",
                                                    "checkpoint")["step"] == 300
+
+
+def test_a_held_folder_refuses_a_second_holder_except_where_there_is_no_flock(tmp_path, monkeypatch):
+    with ckpt_io.held(tmp_path, "training into"):
+        with pytest.raises(DDPGError, match="is in use: another process is training into it now"):
+            with ckpt_io.held(tmp_path, "training into"):
+                pass
+    with ckpt_io.held(tmp_path, "training into"):  # let go at the end of the block
+        pass
+    monkeypatch.setattr(ckpt_io, "fcntl", None)  # Windows: nothing is held, nothing refused
+    with ckpt_io.held(tmp_path, "training into"), ckpt_io.held(tmp_path, "training into"):
+        pass
