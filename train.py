@@ -29,7 +29,7 @@ from ddpg.config import RESUMABLE_OVERRIDES, Config, build_parser, config_from_d
 from ddpg.errors import DDPGError
 from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
-from ddpg.logger import Logger, log_files
+from ddpg.logger import Logger, log_files, new_run_id
 from ddpg.noise import make_noise
 from ddpg.runtime import flush_denormals, keep_freed_memory
 from ddpg.update_paths import make_update
@@ -141,6 +141,9 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     keep_freed_memory()
     flush_denormals()
     in_place = resume_state is not None and not new_run
+    # One id per run: its checkpoints carry it, and a log folder it resumes into must hold the same
+    # (checkpoints from before ids have none, and are not checked).
+    run_id = resume_state.get("run_id") if in_place else new_run_id()
     # Folders this run creates are removed again if it fails before writing into them.
     with ckpt_io.removed_if_failed(ckpt_io.env_dir(cfg.models_dir, cfg.env)) as made:
         if cfg.run_name is None:
@@ -157,11 +160,11 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 hold.enter_context(ckpt_io.held(folder, "training into"))
             if not in_place:
                 check_folders_free(out_dir, run_dir)
-            return _train(cfg, resume_state, quiet, out_dir, run_dir, device, on_eval, on_save)
+            return _train(cfg, resume_state, run_id, quiet, out_dir, run_dir, device, on_eval, on_save)
 
 
-def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_dir: Path, run_dir: Path,
-           device: torch.device, on_eval: Callable[[int, float], None] | None,
+def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None, quiet: bool, out_dir: Path,
+           run_dir: Path, device: torch.device, on_eval: Callable[[int, float], None] | None,
            on_save: Callable[[int, Path], None] | None) -> dict[str, Any]:
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
     obs_dim = env.observation_space.shape[0]
@@ -191,7 +194,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_di
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
     start_step = step
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
-    logger = Logger(run_dir, cfg.to_dict(), step)
+    logger = Logger(run_dir, cfg.to_dict(), step, run_id)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
     def header() -> dict[str, Any]:
@@ -212,7 +215,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, quiet: bool, out_di
         # extending it replays the episode and goes on exactly as a longer run would have.
         unfinished = {"seed": ep_seed, "actions": torch.from_numpy(np.array(ep_actions)),
                       "obs": torch.from_numpy(np.asarray(obs)), "return": ep_return} if ep_len else None
-        ckpt_io.atomic_save({**header(), "kind": "checkpoint", "step": step, "episode": episode,
+        ckpt_io.atomic_save({**header(), "kind": "checkpoint", "run_id": run_id, "step": step, "episode": episode,
                              "unfinished_episode": unfinished,
                              "best_eval_return": best_eval, "last_eval_return": last_eval,
                              "agent": agent.state_dict(), "buffer": buffer.state_dict(),

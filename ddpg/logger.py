@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,12 @@ from ddpg.errors import DDPGError
 
 CSV_FILE = "metrics.csv"
 CHECKPOINT_TAG = "run/checkpoint"  # a CSV row per checkpoint saved: how far this folder's run has got
+RUN_ID_TAG = "run/id"  # the CSV's first row: which run's logs these are (its checkpoints carry the same id)
+
+
+def new_run_id() -> int:
+    """A random id below 2**53, so that a CSV reader's float64 keeps it exact."""
+    return secrets.randbelow(2**53)
 
 
 def log_files(run_dir: Path) -> list[Path]:
@@ -27,9 +34,10 @@ class Logger:
     TensorBoard purges its events after it, so the curves continue as if the run had not stopped.
     Rows after the checkpoint are what a crash leaves; a later checkpoint row means the folder belongs
     to a run that got further (this checkpoint is an older copy), and is refused rather than cut.
+    A folder whose run id is not this run's holds another run's logs, and is refused too.
     """
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], step: int) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], step: int, run_id: int | None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / CSV_FILE
@@ -37,7 +45,7 @@ class Logger:
             self.csv_path.unlink()  # created, then killed before its header was flushed: no log at all
         new = step == 0 or not self.csv_path.exists()
         if not new:
-            self._truncate_csv(step)  # first: it may refuse the folder
+            self._truncate_csv(step, run_id)  # first: it may refuse the folder
         try:  # "x": of two runs started at once into one log folder, the second is refused
             self._file = open(self.csv_path, "x" if new else "a", newline="")
         except FileExistsError:
@@ -47,13 +55,20 @@ class Logger:
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(["step", "tag", "value"])
+            if run_id is not None:
+                self._csv.writerow([step, RUN_ID_TAG, run_id])
             self._file.flush()
             rows = "\n".join(f"|{k}|{v}|" for k, v in config.items())
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", 0)
 
-    def _truncate_csv(self, step: int) -> None:
+    def _truncate_csv(self, step: int, run_id: int | None) -> None:
         with open(self.csv_path, newline="") as f:
             rows = list(csv.reader(f))
+        theirs = next((r[2] for r in rows[1:] if len(r) == 3 and r[1] == RUN_ID_TAG), None)
+        if run_id is not None and theirs is not None and theirs != str(run_id):  # logs from before ids: no check
+            raise DDPGError(f"the logs in {self.run_dir} are another run's (run id {theirs}, this checkpoint's is "
+                            f"{run_id}): give --runs-dir the folder that holds this run's logs, or go on "
+                            f"from this checkpoint as a new run with --resume <this checkpoint> --run-name NEW")
         reached = max((int(r[0]) for r in rows[1:] if len(r) == 3 and r[1] == CHECKPOINT_TAG and r[0].isdigit()),
                       default=0)
         if reached > step:

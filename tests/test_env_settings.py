@@ -18,6 +18,20 @@ def test_per_env_settings_apply_and_flags_win():
     assert (paper.gamma, paper.noise_sigma) == (0.99, 0.2)  # the tuned entry does not leak into the paper preset
 
 
+def test_the_100k_preset_layers_like_the_others(tmp_path):
+    cheetah = make_config({"preset": "100k"})
+    assert (cheetah.env, cheetah.total_steps) == ("HalfCheetah-v5", 100_000)
+    assert all(getattr(cheetah, k) == v for k, v in PRESETS["100k"].items())
+    assert (cheetah.hidden_sizes, cheetah.gamma, cheetah.learning_starts) == ((256, 256), 0.99, 10_000)  # tuned
+    assert make_config({"preset": "100k", "updates_per_step": 1}).updates_per_step == 1  # a flag wins
+    rocket = make_config({"preset": "100k", "env": "Rocket-v0"})
+    assert (rocket.gamma, rocket.total_steps) == (0.99, 100_000)  # the tuned entry stays with the tuned preset
+    path = tmp_path / "settings.toml"
+    path.write_text('[100k."Pendulum-v1"]\nnoise_sigma = 0.3\n')
+    assert env_settings("100k", "Pendulum-v1", path) == {"noise_sigma": 0.3}  # its own tables are allowed
+    assert env_settings("tuned", "Pendulum-v1", path) == {}
+
+
 def test_every_shipped_entry_builds_a_valid_config():
     import tomllib
 

@@ -234,6 +234,27 @@ def test_no_resume_or_fresh_run_overwrites_another_runs_weights_or_logs(tmp_path
     assert [int(r["step"]) for r in b_evals] == [800]  # its logs start at the checkpoint it went on from
 
 
+def test_a_resume_refuses_another_runs_log_folder_of_the_same_name(tmp_path):
+    """Run b's logs copied to where run a's would be: resuming a there would mix the two runs' rows."""
+    for name, steps in (("a", "400"), ("b", "300")):
+        r = run("train.py", "--env", "Pendulum-v1", "--total-steps", steps, "--run-name", name, *TINY, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    shutil.copytree(tmp_path / "runs" / "Pendulum-v1" / "b", tmp_path / "runs2" / "Pendulum-v1" / "a")
+    kept = {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs2")}
+    a = tmp_path / "models" / "Pendulum-v1" / "a" / "checkpoint.pt"
+    r = run("train.py", "--resume", str(a), "--total-steps", "700", "--runs-dir", "runs2", cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert lines[-1].startswith("error: ") and "are another run's (run id" in lines[-1], r.stderr
+    assert {**snapshot(tmp_path / "models"), **snapshot(tmp_path / "runs2")} == kept
+    # Into its own logs it goes on, and they keep the one id its checkpoints carry.
+    r = run("train.py", "--resume", str(a), "--total-steps", "700", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ids = {name: [int(row["value"]) for row in read_csv(tmp_path / "runs" / "Pendulum-v1" / name)
+                  if row["tag"] == "run/id"] for name in ("a", "b")}
+    assert ids["a"] == [ckpt_io.load(a, "checkpoint")["run_id"]] and len(ids["b"]) == 1 and ids["a"] != ids["b"]
+
+
 def test_a_renamed_run_goes_on_in_place_under_its_new_name(tmp_path):
     cfg = extension_config(tmp_path, 300)
     s = train.train(cfg.__class__(**{**cfg.to_dict(), "run_name": "a"}), quiet=True)
@@ -276,7 +297,7 @@ def test_an_empty_metrics_csv_left_by_a_kill_is_no_log(tmp_path):
     from ddpg.logger import Logger
 
     (tmp_path / "metrics.csv").write_text("")  # created, killed before the header reached the disk
-    log = Logger(tmp_path, {}, 200)
+    log = Logger(tmp_path, {}, 200, None)
     log.scalar("eval/return", 1.0, 300)
     log.close()
     assert [(r["step"], r["tag"]) for r in read_csv(tmp_path)] == [("300", "eval/return")]
@@ -285,11 +306,11 @@ def test_an_empty_metrics_csv_left_by_a_kill_is_no_log(tmp_path):
 def test_of_two_loggers_started_at_once_in_one_folder_the_second_is_refused(tmp_path):
     from ddpg.logger import Logger
 
-    first = Logger(tmp_path, {}, 0)  # both passed the free-folder check before either created metrics.csv
+    first = Logger(tmp_path, {}, 0, None)  # both passed the free-folder check before either created metrics.csv
     first.scalar("eval/return", 1.0, 10)
     first.flush()
     with pytest.raises(DDPGError, match="already holds a run's logs"):
-        Logger(tmp_path, {}, 0)
+        Logger(tmp_path, {}, 0, None)
     first.close()
     assert [(r["step"], r["tag"]) for r in read_csv(tmp_path)] == [("10", "eval/return")]
 

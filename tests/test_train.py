@@ -163,6 +163,17 @@ def test_paper_preset_runs_end_to_end(tmp_path):
     assert saved["agent"]["critic_opt"]["param_groups"][0]["weight_decay"] == 1e-2
 
 
+def test_100k_preset_runs_end_to_end(tmp_path):
+    s = train.train(tiny(tmp_path, preset="100k", total_steps=400), quiet=True)
+    saved = ckpt_io.load(s["checkpoint"], "checkpoint")
+    assert (saved["config"]["preset"], saved["config"]["updates_per_step"]) == ("100k", 2)
+    for opt in ("actor_opt", "critic_opt"):
+        group = saved["agent"][opt]["param_groups"][0]
+        assert group["lr"] == 1e-3
+        step = saved["agent"][opt]["state"][0]["step"]
+        assert int(step) == 2 * (400 - 200 + 1)  # 2 updates per step from step learning_starts on
+
+
 def test_the_csv_reaches_the_last_step_between_log_intervals(tmp_path):
     """sweep.py and the results tables read a run's steps from its CSV, which must reach the last step."""
     import sweep
