@@ -14,6 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from ddpg.errors import ArgumentParser  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
+
 
 def has_display() -> bool:
     if sys.platform.startswith("linux"):
@@ -22,8 +24,8 @@ def has_display() -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5", help="env id the weights were trained on")
     p.add_argument("--models-dir", default="models",
                    help="shows the newest run's <models-dir>/<env>/<run-name>/actor.pt, or, when no run has "

@@ -19,6 +19,8 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ddpg.errors import ArgumentParser  # noqa: E402
+
 
 def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps and values of one tag from a metrics.csv; ValueError names the file and what is wrong."""
@@ -82,8 +84,8 @@ def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("csvs", nargs="+", type=Path, help="metrics.csv files, one per seed")
     p.add_argument("--tag", default="eval/return", help="which curve to plot")
     p.add_argument("--out", type=Path, default=Path("curve.png"), help="PNG to write")

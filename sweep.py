@@ -30,7 +30,7 @@ import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
                          make_config)
-from ddpg.errors import DDPGError
+from ddpg.errors import ArgumentParser, DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files
 
@@ -130,10 +130,10 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Trials run as many at a time as --cpus-per-trial and --gpus-per-trial allow. "
-                                       + env_settings_note())
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="Trials run as many at a time as --cpus-per-trial and --gpus-per-trial allow. "
+                              + env_settings_note())
     g = p.add_argument_group("the grid")
     g.add_argument("--envs", nargs="+", metavar="ENV", help="Gymnasium env ids")
     g.add_argument("--seeds", nargs="+", type=int, metavar="K", help="seeds; each env runs every seed")

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
-from ddpg.errors import DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 
 
 def same(a, b) -> bool:
@@ -40,8 +40,8 @@ def same(a, b) -> bool:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", default="Pendulum-v1")
     p.add_argument("--total-steps", type=int, default=40_000)
     p.add_argument("--kills", type=int, default=20)

@@ -37,6 +37,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from throughput import MATMUL_PRECISIONS, cpu_model, one_path  # noqa: E402
 
+from ddpg.errors import ArgumentParser  # noqa: E402
+
 ENV = "HalfCheetah-v5"
 BUFFER = 1_000_000
 LABELS = {"project": "project", "sb3": "SB3"}
@@ -141,8 +143,8 @@ def log_interval(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--pairs", type=int, default=4, help="interleaved (project, SB3) pairs per thread count")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts")
     p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")

@@ -18,7 +18,6 @@ version and metric, since they are not measured the same way.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import sys
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import Config, fields_with, make_config  # noqa: E402
-from ddpg.errors import DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 
 ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
         "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
@@ -78,7 +77,7 @@ def env_results(sweep_dirs: list[Path], env_id: str,
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweeps", nargs="+", type=Path,
                    help="sweep or exported results folders (those without a sweep.json are skipped)")
     p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")

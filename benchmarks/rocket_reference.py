@@ -9,7 +9,6 @@ Prints one line per policy: mean +- std return and mean episode length
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,10 +19,11 @@ import gymnasium  # noqa: E402
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
+from ddpg.errors import ArgumentParser  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--sigma", type=float, default=0.05, help="relative thrust noise std")
     parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
+from ddpg.errors import ArgumentParser  # noqa: E402
 from plot import timed_steps  # noqa: E402
 from throughput import cpu_model  # noqa: E402
 
@@ -48,7 +49,7 @@ def one_run(layout: str, niceness: int, args: argparse.Namespace, root: Path) ->
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layouts", nargs="+", default=["1x1", "2x1", "1x2"], help="TxC: T trials of C CPUs")
     p.add_argument("--niceness", nargs="+", type=int, default=[0, 15], help="RAY_worker_niceness values")
     p.add_argument("--rounds", type=int, default=1)

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
+from ddpg.errors import ArgumentParser  # noqa: E402
 
 
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
@@ -103,8 +104,8 @@ def cpu_model() -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--paths", nargs="+", default=["manual"], choices=("manual", "eager", "compile", "cudagraphs"))

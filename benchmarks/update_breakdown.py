@@ -21,7 +21,6 @@ Prints, in microseconds, in this order:
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
+from ddpg.errors import ArgumentParser  # noqa: E402
 from ddpg.runtime import flush_denormals, keep_freed_memory  # noqa: E402
 from ddpg.update_paths import make_update  # noqa: E402
 
@@ -164,7 +164,7 @@ def bf16_by_shape(batch: int = 256, hidden: int = 256, rounds: int = 5) -> dict[
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--rounds", type=int, default=7, help="alternating rounds per path (the first is warm-up)")
     args = p.parse_args()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ddpg.errors import DDPGError
+from ddpg.errors import ArgumentParser, DDPGError
 
 
 # What each Config field is to a run. Which fields a resume may change, an env's entry may set, a sweep
@@ -164,8 +164,8 @@ RESUMABLE_OVERRIDES = fields_with("budget", "bookkeeping", "place", "speed", "pr
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Every Config field becomes `--field-name`. Defaults are None so explicit flags can be told apart."""
-    p = argparse.ArgumentParser(description=description,  # help strings carry their own defaults
-                                epilog=env_settings_note())
+    p = ArgumentParser(description=description,  # help strings carry their own defaults
+                       epilog=env_settings_note())
     add_config_flags(p)
     return p
 

@@ -1,5 +1,17 @@
-"""The one exception type the scripts turn into a one-line message and a non-zero exit."""
+"""How a user's mistake reaches them: one line on stderr and exit status 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
 
 
 class DDPGError(Exception):
     """A problem with the user's input or files, stated so they know what to do."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
+    error, instead of the whole usage block and then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; see {self.prog} --help\n")

@@ -75,6 +75,19 @@ def test_train_rejects_bad_input(trained, args, needles):
     assert snapshot(trained) == before
 
 
+@pytest.mark.parametrize("script, args, needles", [
+    ("train.py", ["--preset", "foo"], ["--preset", "'foo'", "tuned", "train.py --help"]),
+    ("train.py", ["--total-steps", "abc"], ["--total-steps", "'abc'"]),
+    ("sweep.py", ["--cpus", "x"], ["--cpus", "sweep.py --help"]),
+    ("main.py", ["--bogus"], ["--bogus", "main.py --help"]),
+    ("plot.py", [], ["csvs"]),
+    ("benchmarks/results_table.py", [], ["sweeps"]),
+])
+def test_a_malformed_command_line_is_one_line_not_the_usage_block(tmp_path, script, args, needles):
+    assert_clean_error(run(script, *args, cwd=tmp_path), *needles)
+    assert not any(tmp_path.iterdir())
+
+
 def test_main_without_weights_says_to_train(tmp_path):
     assert_clean_error(run("main.py", "--no-render", cwd=tmp_path), "python train.py", "HalfCheetah-v5")
 
