@@ -66,6 +66,23 @@ def test_main_shows_shipped_then_each_new_run_and_shipped_weights_survive(clone)
     assert digest(shipped) == before
 
 
+# Each shipped actor's first main.py episode (reset seed 0) must clear this: far above the same runs at their
+# first evaluation (10k steps: HalfCheetah -1.1, Reacher -37.1, LunarLander -341.7; Rocket's zero action 61.9),
+# below what the actor scored here (README, "Shipped weights"). A new shipped actor needs a line here.
+SHIPPED_FLOOR = {"HalfCheetah-v5": 5000.0, "Rocket-v0": 800.0, "Reacher-v5": -10.0, "LunarLanderContinuous-v3": 100.0}
+
+
+def test_every_shipped_actor_loads_and_scores_above_its_floor(tmp_path):
+    shipped = sorted(p.parent.name for p in (ROOT / "models").glob("*/actor.pt"))
+    assert shipped == sorted(SHIPPED_FLOOR)
+    for env_id in shipped:
+        weights = ROOT / "models" / env_id / "actor.pt"
+        r = run("main.py", "--weights", str(weights), "--env", env_id, "--no-render", "--episodes", "1", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        ret = float(r.stdout.split("mean return ")[1].split()[0])
+        assert ret > SHIPPED_FLOOR[env_id], (env_id, ret)
+
+
 def test_default_run_names_differ_and_models_dir_round_trips(tmp_path):
     d = tmp_path / "elsewhere"
     for _ in range(2):  # the Quickstart's `python train.py`, twice: each run gets a folder of its own
