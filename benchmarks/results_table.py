@@ -6,15 +6,17 @@
 Each argument is a sweep folder or a results folder that `sweep.py --summary DIR --export` wrote
 (sweep.json and one CSV per trial); folders without a sweep.json are skipped.
 
-For each env, the sweep used is one that trains with the env's defaults (a sweep that changes a
-hyperparameter, the preset or `--matmul-precision` is an experiment, and so is one that ran an
-earlier entry of the env, as its sweep.json records; both are skipped with a note),
-preferring one that runs the env's full budget, then the one that has run furthest. The budget is
-the env's own (its entry in ddpg/env_settings.toml); a sweep that ran it for fewer steps is marked
-as short, and is not judged. "Final" is the last deterministic evaluation of each trial that
-reached the sweep's step count (mean ± std over those seeds); "best" is the highest evaluation of
-any of its trials. Published figures are in results/published_ddpg.csv, each with its source, env
-version and metric, since they are not measured the same way.
+For each env, the row comes from the sweeps that train it with the env's defaults (a sweep that
+changes a hyperparameter, the preset or `--matmul-precision` is an experiment, and so is one that
+ran an earlier entry of the env, as its sweep.json records; both are skipped with a note). Sweeps
+that also measure it the same way (step count, evaluation interval and episodes) pool their seeds
+into one row, so seeds 1 and 2 run in a later sweep join seed 0's; the last column names them.
+Of such pools, one that runs the env's full budget is preferred, then the one that has run
+furthest. The budget is the env's own (its entry in ddpg/env_settings.toml); a row that ran it for
+fewer steps is marked as short, and is not judged. "Final" is the last deterministic evaluation
+of each trial that reached the step count (mean ± std over those seeds); "best" is the highest
+evaluation of any of its trials. Published figures are in results/published_ddpg.csv, each with
+its source, env version and metric, since they are not measured the same way.
 """
 from __future__ import annotations
 
@@ -46,14 +48,23 @@ LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCa
 RUN_ONLY = {"seed", *fields_with("budget", "bookkeeping", "place", "speed")}
 
 
+# How a row's figures are measured: trials that agree on these (and on the maths) are seeds of one row.
+MEASURED_BY = ("total_steps", "eval_interval", "eval_episodes")
+
+
 def env_results(sweep_dirs: list[Path], env_id: str,
-                default: Config) -> tuple[tuple[Path, dict, int, int] | None, int]:
-    """(sweep, {seed: result of each started trial}, the sweep's step count, its number of seeds) of the
-    sweep for env_id that trains with its defaults (`default`), preferring one whose step count is the
-    env's budget, then the one that has run furthest; or None. Also how many sweeps of env_id were skipped
-    because they ran other settings."""
+                default: Config) -> tuple[tuple[list[str], dict, int, int] | None, int]:
+    """The row for env_id: (its sweeps' names, {seed: result of each started trial}, the step count, the
+    number of seeds fixed in advance), or None; also how many sweeps of env_id were skipped because they
+    ran other settings than its defaults (`default`).
+
+    Sweeps that train env_id with its defaults and measure it the same way (MEASURED_BY) pool their
+    seeds, so seeds run in a later sweep join the row of the earlier ones. Of such pools the row is one
+    that runs the env's budget, then the one that has run furthest. A seed in two sweeps of a pool counts
+    once: the trial that has run furthest (the first given on a tie), whatever it scored."""
     budget = default.total_steps
-    best, skipped = None, 0
+    pools: dict[tuple, dict] = {}
+    skipped = 0
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
@@ -67,13 +78,28 @@ def env_results(sweep_dirs: list[Path], env_id: str,
                   f"(an experiment, or an earlier entry)", file=sys.stderr)
             skipped += 1
             continue
-        total = ours.total_steps
-        results = {s: r for s in spec["seeds"]
-                   if (r := sweep.trial_result(d, env_id, s, total)) is not None}
-        rank = (total >= budget, sum(r["steps"] for r in results.values()))
-        if results and (best is None or rank > best[4]):
-            best = (d, results, total, len(spec["seeds"]), rank)
-    return (best[:4] if best else None), skipped
+        pool = pools.setdefault(tuple(getattr(ours, k) for k in MEASURED_BY),
+                                {"seeds": set(), "results": {}, "from": {}})
+        pool["seeds"].update(spec["seeds"])
+        for s in spec["seeds"]:
+            r = sweep.trial_result(d, env_id, s, ours.total_steps)
+            if r is None:
+                continue
+            if s in pool["results"]:
+                if r["steps"] <= pool["results"][s]["steps"]:
+                    print(f"{env_id}: seed {s} is in {pool['from'][s]} and {d}; the row uses {pool['from'][s]}, "
+                          f"which has run furthest", file=sys.stderr)
+                    continue
+                print(f"{env_id}: seed {s} is in {pool['from'][s]} and {d}; the row uses {d}, which has run "
+                      f"furthest", file=sys.stderr)
+            pool["results"][s], pool["from"][s] = r, d
+    best, best_rank = None, None
+    for (total, *_), pool in pools.items():
+        rank = (total >= budget, sum(r["steps"] for r in pool["results"].values()))
+        if pool["results"] and (best is None or rank > best_rank):
+            used = [d.name for d in sweep_dirs if d in pool["from"].values()]
+            best, best_rank = (used, pool["results"], total, len(pool["seeds"])), rank
+    return best, skipped
 
 
 def main() -> int:
@@ -87,7 +113,7 @@ def main() -> int:
     with open(args.published, newline="") as f:
         published = list(csv.DictReader(f))
     lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
-             "(source, version, metric) | at or above it? |", "|---|---|---|---|---|---|---|"]
+             "(source, version, metric) | at or above it? | sweeps |", "|---|---|---|---|---|---|---|---|"]
     try:
         for env_id in ENVS:
             refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
@@ -100,9 +126,9 @@ def main() -> int:
             if found is None:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
                         f"other settings skipped)" if skipped else "not run yet")
-                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – |")
+                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |")
                 continue
-            _, results, total, n_seeds = found
+            names, results, total, n_seeds = found
             finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
@@ -120,12 +146,12 @@ def main() -> int:
                             f" at {total:,}; not judged at {PUBLISHED_STEPS:,} (the published budget): "
                             f"{len(finals) - len(at)} seed(s) have no evaluation there")
             lines.append(f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
-                         f"{best:.1f} | {ref_text} | {verdict} |")
+                         f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for env_id, why in UNSUPPORTED.items():
-        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – |")
+        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |")
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:

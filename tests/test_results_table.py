@@ -65,14 +65,34 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 ± 0.0 | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
                                       "steps); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
                                       "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
-                                      "done) |"), rows["Hopper-v5"]
+                                      "done) | hopper |"), rows["Hopper-v5"]
     # Pendulum's budget is 100k (ddpg/env_settings.toml): 2 of the 3 seeds are done, mean ± std of their finals.
     assert "| 100,000 (100,000) | 2 of 3 | -160.0 ± 10.0 | -150.0 |" in rows["Pendulum-v1"]
+    assert rows["Pendulum-v1"].endswith("| full |")  # not pooled with the 50k sweep's seeds
     # InvertedPendulum's budget is 1M: a 50k sweep is shown with its figures but not judged against 1000.
     line = rows["InvertedPendulum-v5"]
     assert "| 50,000 (1,000,000) | 2 of 2 | 1000.0 ± 0.0 |" in line
-    assert line.endswith("| – (a 50,000-step run, short of the budget) |") and "| yes |" not in line
+    assert line.endswith("| – (a 50,000-step run, short of the budget) | short |") and "| yes |" not in line
     assert "| not run yet |" in rows["Walker2d-v5"]
+
+
+def test_later_sweeps_of_the_same_settings_pool_their_seeds_into_one_row(tmp_path):
+    # Seed 0 ran in one sweep, seeds 1 and 2 in a later one with the same settings: one 3-seed row.
+    fake_sweep(tmp_path / "s0", ["Hopper-v5"], [0], 1_000_000, {0: 1500.0}, flags={"eval_episodes": 10})
+    fake_sweep(tmp_path / "s12", ["Hopper-v5"], [1, 2], 1_000_000, {1: 2500.0}, running=(2, -50.0),
+               flags={"eval_episodes": 10})
+    # Seeds 1 and 2 again: each seed counts once, from the trial that ran furthest, whatever it scored.
+    fake_sweep(tmp_path / "again", ["Hopper-v5"], [1, 2], 1_000_000, {2: 2000.0}, running=(1, 100.0),
+               flags={"eval_episodes": 10})
+    # Measured another way (5 evaluation episodes): not mixed in.
+    fake_sweep(tmp_path / "eval5", ["Hopper-v5"], [3], 1_000_000, {3: 9000.0}, flags={"eval_episodes": 5})
+    row = table(*(tmp_path / n for n in ("s0", "s12", "again", "eval5")))["Hopper-v5"]
+    # finals 1500, 2500, 2000: mean 2000, population std 408.2; best 2500, not eval5's 9000
+    assert row.startswith("| Hopper-v5 | 1,000,000 (1,000,000) | 3 of 3 | 2000.0 ± 408.2 | 2500.0 |"), row
+    assert row.endswith("| no | s0, s12, again |"), row  # below Tianshou's 2197 (best point)
+    # Until seed 2 ends, the row waits for it rather than judging two seeds.
+    row = table(tmp_path / "s0", tmp_path / "s12")["Hopper-v5"]
+    assert "| 1,000,000 (1,000,000) | 2 of 3 | 2000.0 ± 500.0 |" in row and row.endswith("| – (2 of 3 seeds done) | s0, s12 |"), row
 
 
 def test_summary_averages_finished_seeds_only(tmp_path):
@@ -146,12 +166,12 @@ def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
         lines = csv_path.read_text().splitlines()
         csv_path.write_text("\n".join([*lines[:3], f"1000000,eval/return,{at_1m}", *lines[3:]]) + "\n")
     row = table(hc)["HalfCheetah-v5"]  # against Tianshou's 11719, a best point within 1M steps
-    assert row.endswith("| yes at 1,500,000; at 1,000,000 (the published budget) 11450.0: no |"), row
+    assert row.endswith("| yes at 1,500,000; at 1,000,000 (the published budget) 11450.0: no | hc |"), row
     sparse = tmp_path / "sparse"  # evaluated at 750k and 1.5M only
     fake_sweep(sparse, ["HalfCheetah-v5"], [0, 1], 1_500_000, {0: 12000.0, 1: 12100.0})
     row = table(sparse)["HalfCheetah-v5"]
     assert row.endswith("| yes at 1,500,000; not judged at 1,000,000 (the published budget): 2 seed(s) have no "
-                        "evaluation there |"), row
+                        "evaluation there | sparse |"), row
 
 
 @pytest.mark.parametrize("script", ["benchmarks/results_table.py", "plot.py"])
