@@ -201,8 +201,8 @@ def main() -> int:
               f"(min {s['ratio_min']:.2f}, max {s['ratio_max']:.2f}) over {len(done)} pair{'s' * (len(done) != 1)}")
     if args.json:
         meta = {"env": ENV, "settings": {**SETTINGS, "hidden_sizes": list(SETTINGS["hidden_sizes"])},
-                "filled_rows": BUFFER, "project_update": f"manual backward, {args.matmul_precision} products", "steps": args.steps,
-                "warmup": args.warmup, "learning_starts": args.learning_starts, "pairs": args.pairs,
+                "filled_rows": BUFFER, "project_update": f"manual backward, {args.matmul_precision} products",
+                "steps": args.steps, "warmup": args.warmup, "learning_starts": args.learning_starts, "pairs": args.pairs,
                 "threads": args.threads, "cpu": cpu_model(), "torch": torch.__version__,
                 "stable_baselines3": stable_baselines3.__version__, "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}

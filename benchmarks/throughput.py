@@ -7,8 +7,9 @@
     python benchmarks/throughput.py --threads 1 --parts      # also µs per learning step by part (step_parts.py)
 
 Paths: manual is the hand-written backward (the CPU default), eager is autograd (`--backward
-autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path runs train.py's loop (one env step and one update per step, after learning starts) with
-the default preset. By default the buffer starts full (`--fill`, synthetic rows), so every
+autograd`), compile and cudagraphs are autograd under `--compile` and `--cudagraphs`. Each path
+runs train.py's loop (one env step and one update per step, after learning starts) with the
+default preset. By default the buffer starts full (`--fill`, synthetic rows), so every
 minibatch is gathered from a 1M-row tensor as in a long run, not from the few thousand rows a
 short run writes. Steps/s is read from the loop's own SPS log over the measured window, after
 a warm-up. Peak RSS is the process's high-water mark, which includes the preallocated buffer.

@@ -92,7 +92,7 @@ def update_flops(agent: DDPGAgent, batch: int) -> int:
         return 2 * batch * n_in * n_out
 
     def fwd(layers: nn.ModuleList) -> int:  # also the cost of every layer's ∂L/∂W
-        return sum(mm(l.in_features, l.out_features) for l in layers)
+        return sum(mm(layer.in_features, layer.out_features) for layer in layers)
 
     def dx(layers: nn.ModuleList, lowest: int) -> int:  # δ from the top down to layer `lowest`
         return sum(mm(layers[i].out_features, layers[i - 1].out_features) for i in range(lowest + 1, len(layers)))

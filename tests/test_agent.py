@@ -135,6 +135,6 @@ def test_paper_init_narrows_only_the_final_layers():
             bound = 1 / np.sqrt(layer.in_features)
             for p in (layer.weight, layer.bias):
                 assert 0.9 * bound < p.abs().max() <= bound
-    assert [l.out_features for l in paper.actor.layers] == [400, 300, 6]
+    assert [layer.out_features for layer in paper.actor.layers] == [400, 300, 6]
     wd = paper.critic_opt.param_groups[0]["weight_decay"]
     assert wd == 1e-2 and paper.actor_opt.param_groups[0]["lr"] == 1e-4

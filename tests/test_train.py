@@ -132,7 +132,8 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
     assert tensors_equal(result["buffer"], reference["buffer"])
     assert tensors_equal(result["rng"], reference["rng"]) and result["noise"] == reference["noise"]
     # The curves go on from step 800: same rows as the uninterrupted run, none twice, none missing.
-    key = lambda rows: sorted((r["step"], r["tag"]) for r in rows if r["tag"] != "charts/sps")
+    def key(rows):
+        return sorted((r["step"], r["tag"]) for r in rows if r["tag"] != "charts/sps")
     assert key(read_csv(resumed["run_dir"])) == key(read_csv(full["run_dir"]))
 
 
