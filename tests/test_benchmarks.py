@@ -1,19 +1,24 @@
-"""The benchmark scripts' own arithmetic: the update's FLOP count and the per-part clocks of a learning step."""
+"""The benchmark scripts' own arithmetic: the update's FLOP count, the per-part clocks of a learning step,
+and the actor's tanh saturation."""
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import step_parts  # noqa: E402
+from saturation import pre_tanh, saturation  # noqa: E402
+from update_breakdown import update_flops  # noqa: E402
+
 import train  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
 from ddpg.manual_update import ManualUpdate  # noqa: E402
-from update_breakdown import update_flops  # noqa: E402
+from ddpg.networks import Actor  # noqa: E402
 
 
 @pytest.mark.parametrize("kw", [{}, {"hidden_sizes": (8, 4), "critic_action_layer": 1}, {"hidden_sizes": (8,)}])
@@ -42,3 +47,18 @@ def test_step_parts_clock_exactly_the_window_and_put_train_back(tmp_path):
     assert parts.calls == dict.fromkeys(step_parts.PARTS, 120)  # every part once in each of the 120 steps
     us = parts.per_step()
     assert all(us[k] > 0 for k in step_parts.PARTS) and us["rest of the loop"] > 0
+
+
+def test_saturation_reads_the_actors_own_pre_tanh_and_flags_a_saturated_output():
+    """The script's pre-tanh must be the one Actor.forward squashes; a bias of 10 on one output must zero
+    that dimension's float32 tanh derivative (as in HumanoidStandup's run) and leave the other live."""
+    actor = Actor(5, -0.4 * torch.ones(2), 0.4 * torch.ones(2), (16, 16))
+    states = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    with torch.no_grad():
+        actor.layers[-1].bias.copy_(torch.tensor([10.0, 0.0]))
+        actor.layers[-1].weight.mul_(0.01)
+        x = pre_tanh(actor, torch.as_tensor(states))
+        np.testing.assert_allclose(actor(torch.as_tensor(states)).numpy(), (0.4 * torch.tanh(x)).numpy(), atol=1e-6)
+    min_abs, max_grad = saturation(actor, states)
+    assert 9.5 < min_abs[0] < 10.5 and max_grad[0] == 0.0
+    assert min_abs[1] < 1 and max_grad[1] > 0.5
