@@ -311,7 +311,7 @@ def run(spec: dict[str, Any], resume: bool) -> int:
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 callbacks=[no_tune_tensorboard()]))
     results = tuner.fit()
-    print(summarize(sweep_dir))
+    print(summarize(sweep_dir, running=False))  # fit() has returned: nothing of this sweep runs now
     failed = [r for r in results if r.error is not None]
     unfinished = unfinished_trials(results, spec)
     if failed:
@@ -360,18 +360,22 @@ def finished_finals(results: dict[int, dict[str, Any] | None]) -> list[float]:
     return [r["final"] for r in results.values() if r is not None and r["done"] and "final" in r]
 
 
-def summarize(sweep_dir: Path) -> str:
-    """The sweep's results as markdown (also written to summary.md), and one curve PNG per env."""
+def summarize(sweep_dir: Path, running: bool | None = None) -> str:
+    """The sweep's results as markdown (also written to summary.md), and one curve PNG per env. An unfinished
+    trial is marked (running) while a sweep.py driver holds the folder (or `running` says so), else (stopped)."""
     from plot import plot_runs
 
     spec = load_spec(sweep_dir)
+    running = ckpt_io.in_use(sweep_dir) if running is None else running
+    not_done = "running" if running else "stopped"
     flags = " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                      for k, v in spec["flags"].items())
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml"
              f"{' as sweep.json records it' if 'configs' in spec else ''}. "
              f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
-             f"seeds; while none has finished, the latest evaluations stand in, marked (running). Best = the "
+             f"seeds; while none has finished, the latest evaluations stand in, marked (running), or (stopped) "
+             f"when no sweep.py is running this folder. Best = the "
              f"highest evaluation during any run.", "",
              "| env | preset | seeds finished | steps reached | final eval (mean ± std) | best eval (seed, step) |",
              "|---|---|---|---|---|---|"]
@@ -390,7 +394,7 @@ def summarize(sweep_dir: Path) -> str:
         if steps and not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"]):
             reached += f" of {total:,}"
         final = (f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else
-                 f"{np.mean(latest):.1f} ± {np.std(latest):.1f} (running)" if latest else "–")
+                 f"{np.mean(latest):.1f} ± {np.std(latest):.1f} ({not_done})" if latest else "–")
         best = max(((r["best"], s, r["best_step"]) for s, r in started.items() if "best" in r), default=None)
         best_txt = f"{best[0]:.1f} (seed {best[1]}, {best[2]:,})" if best else "–"
         lines.append(f"| {env_id} | {preset} | {len(finals)} of {len(spec['seeds'])} | {reached} | {final} | "
@@ -400,7 +404,7 @@ def summarize(sweep_dir: Path) -> str:
             if r is None:
                 per_trial.append(f"| {env_id} | {s} | not started | – | – | – | – |")
                 continue
-            status = "" if r["done"] else " (running)"
+            status = "" if r["done"] else f" ({not_done})"
             evals = (f"{r['final']:.1f} | {r['best']:.1f} ({r['best_step']:,})" if "final" in r
                      else "– (no evaluation yet) | –")
             per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {evals} | "
@@ -413,7 +417,7 @@ def summarize(sweep_dir: Path) -> str:
                       f"{env_id}, {preset} preset, {len(plotted)} seed{'s' if len(plotted) > 1 else ''}",
                       f"evaluation return ({cfg.eval_episodes} episodes)",
                       label=f"mean of the {len(done)} finished" if done and len(done) < len(plotted) else None,
-                      run_labels=[f"seed {s}" + ("" if started[s]["done"] else " (running)") for s in plotted],
+                      run_labels=[f"seed {s}" + ("" if started[s]["done"] else f" ({not_done})") for s in plotted],
                       mean_of=done or None)
     text = "\n".join(lines + per_trial) + "\n"
     (sweep_dir / SUMMARY_FILE).write_text(text)

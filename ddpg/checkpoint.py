@@ -98,6 +98,20 @@ def held(folder: Path, what: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def in_use(folder: Path) -> bool:
+    """Whether another open handle holds `folder` with `held` now (e.g. a sweep.py driver running it)."""
+    if fcntl is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock if this call took it
+
+
 def claim_run_name(models_dir: str | Path, runs_dir: str | Path, env_id: str, base: str) -> str:
     """`base`, or `base-2`, `base-3`, ... : the first name whose run folder this call creates (mkdir is
     atomic, so two runs started in the same second get two names) and whose log folder does not exist."""

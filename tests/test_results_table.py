@@ -61,7 +61,11 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     # Hopper's published best is 2,197: one finished seed above it is not yet a verdict for two.
     hopper = tmp_path / "hopper"
     fake_sweep(hopper, ["Hopper-v5"], [0, 1], 1_000_000, {0: 3000.0}, running=(1, 500.0))
-    rows = table(smoke, full, short, bf16, hopper)
+    # No Walker2d seed has finished: its row says so, whether or not a sweep still runs it.
+    walker = tmp_path / "walker"
+    fake_sweep(walker, ["Walker2d-v5"], [0], 1_000_000, {}, running=(0, 300.0))
+    rows = table(smoke, full, short, bf16, hopper, walker)
+    assert "| 1,000 (1,000,000) | 0 of 1 | not finished | 300.0 |" in rows["Walker2d-v5"], rows["Walker2d-v5"]
     assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 ± 0.0 | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
                                       "steps); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
                                       "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
@@ -73,7 +77,7 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     line = rows["InvertedPendulum-v5"]
     assert "| 50,000 (1,000,000) | 2 of 2 | 1000.0 ± 0.0 |" in line
     assert line.endswith("| – (a 50,000-step run, short of the budget) | short |") and "| yes |" not in line
-    assert "| not run yet |" in rows["Walker2d-v5"]
+    assert "| not run yet |" in rows["Ant-v5"]
 
 
 def test_later_sweeps_of_the_same_settings_pool_their_seeds_into_one_row(tmp_path):
@@ -103,11 +107,11 @@ def test_summary_averages_finished_seeds_only(tmp_path):
     # seed 2's early -1200 is shown on its own row, but not mixed into the final mean.
     assert "| Pendulum-v1 | tuned | 2 of 3 | 1,000–100,000 of 100,000 | -160.0 ± 10.0 | -150.0 (seed 0, 100,000) |" \
         in table, table
-    assert "| Pendulum-v1 | 2 | 1,000 (running) | -1200.0 |" in table
+    assert "| Pendulum-v1 | 2 | 1,000 (stopped) | -1200.0 |" in table
     # With no trial finished, the latest evaluations stand in, marked as such.
     d2 = tmp_path / "early"
     fake_sweep(d2, ["Pendulum-v1"], [0], 100_000, {}, running=(0, -1200.0))
-    assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (running) |" in sweep.summarize(d2)
+    assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (stopped) |" in sweep.summarize(d2)
 
 
 SPEC = ('{"name": "x", "envs": ["Pendulum-v1"], "seeds": [0], "flags": {}, "cpus_per_trial": 1, '

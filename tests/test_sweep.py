@@ -244,21 +244,22 @@ def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, ca
     spec = {"name": "fake", "sweep_dir": str(d), "envs": ["Pendulum-v1", "InvertedPendulum-v5"], "seeds": [0, 1],
             "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
     (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
-    # Pendulum's budget is 100k (env_settings.toml); seed 1 is still running, last logged at 99,000.
+    # Pendulum's budget is 100k (env_settings.toml); seed 1 stopped short, last logged at 99,000. No driver
+    # holds the folder, so its unfinished trials are (stopped), not (running).
     fake_trial(d / "Pendulum-v1" / "seed0", 100_000, [(50_000, -300.0), (100_000, -150.0)])
     fake_trial(d / "Pendulum-v1" / "seed1", 99_000, [(50_000, -200.0), (90_000, -250.0)])
-    # InvertedPendulum's budget is 1M: at 100k it is still running, so none of its seeds is finished.
+    # InvertedPendulum's budget is 1M: at 100k none of its seeds is finished.
     fake_trial(d / "InvertedPendulum-v5" / "seed0", 100_000, [(100_000, 1000.0)])
     table = sweep.summarize(d)
     assert "| Pendulum-v1 | tuned | 1 of 2 | 99,000–100,000 of 100,000 | -150.0 ± 0.0 | -150.0 (seed 0, 100,000) |" \
         in table, table
-    assert "| Pendulum-v1 | 1 | 99,000 (running) | -250.0 | -200.0 (50,000) |" in table
-    assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (running) |" in table
-    assert "| InvertedPendulum-v5 | 0 | 100,000 (running) |" in table
+    assert "| Pendulum-v1 | 1 | 99,000 (stopped) | -250.0 | -200.0 (50,000) |" in table
+    assert "| InvertedPendulum-v5 | tuned | 0 of 2 | 100,000 of 1,000,000 | 1000.0 ± 0.0 (stopped) |" in table
+    assert "| InvertedPendulum-v5 | 0 | 100,000 (stopped) |" in table
     assert "| InvertedPendulum-v5 | 1 | not started |" in table
     # A trial that has started but not yet evaluated says so, rather than nan.
     fake_trial(d / "InvertedPendulum-v5" / "seed1", 6_000, [])
-    assert "| InvertedPendulum-v5 | 1 | 6,000 (running) | – (no evaluation yet) | – | 0.02 h | 100 |" \
+    assert "| InvertedPendulum-v5 | 1 | 6,000 (stopped) | – (no evaluation yet) | – | 0.02 h | 100 |" \
         in sweep.summarize(d)
     shutil.rmtree(d / "InvertedPendulum-v5" / "seed1")
     table = sweep.summarize(d)
@@ -304,6 +305,30 @@ def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_pat
     assert sweep.newest_checkpoint(*paths) == paths[1]
     assert sweep.newest_checkpoint(paths[0], tmp_path / "missing.pt") == paths[0]
     assert sweep.newest_checkpoint(tmp_path / "missing.pt") is None
+
+
+def test_summary_says_running_only_while_a_driver_holds_the_sweep(tmp_path):
+    d = tmp_path / "live"
+    d.mkdir()
+    spec = {"name": "live", "sweep_dir": str(d), "envs": ["Pendulum-v1"], "seeds": [0],
+            "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    fake_trial(d / "Pendulum-v1" / "seed0", 40_000, [(40_000, -400.0)])
+    row = "| Pendulum-v1 | 0 | 40,000 ({}) | -400.0 |"
+    assert row.format("stopped") in sweep.summarize(d)
+    holder = subprocess.Popen(  # what a running sweep.py holds, from another process
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddpg import checkpoint\n"
+         "with checkpoint.held(Path(sys.argv[1]), 'running'):\n    print('held', flush=True); time.sleep(300)",
+         str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        table = sweep.summarize(d)
+        assert row.format("running") in table and "(stopped) |" not in table, table
+        assert row.format("stopped") in sweep.summarize(d, running=False)  # the driver's own, once fit() returns
+    finally:
+        holder.kill()
+        holder.wait()
+    assert row.format("stopped") in sweep.summarize(d)  # the kernel dropped the dead holder's lock
 
 
 def test_a_sweep_being_run_is_refused_to_a_second_driver(tmp_path, capsys, monkeypatch):
