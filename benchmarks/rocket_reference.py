@@ -19,10 +19,10 @@ import gymnasium  # noqa: E402
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 
 
-def main() -> None:
+def main() -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--sigma", type=float, default=0.05, help="relative thrust noise std")
@@ -32,9 +32,17 @@ def main() -> None:
 
     env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
     policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
-    if args.weights:
-        policies["ddpg"] = load_actor(Path(args.weights), "Rocket-v0", env.observation_space, env.action_space).act
-    env.close()
+    try:
+        if args.episodes < 1:
+            raise DDPGError(f"--episodes must be >= 1, got {args.episodes}")
+        if args.weights:
+            policies["ddpg"] = load_actor(Path(args.weights), "Rocket-v0", env.observation_space,
+                                          env.action_space).act
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        env.close()
 
     print(f"Rocket-v0  sigma={args.sigma}  episodes={args.episodes}  seed={args.seed}")
     for name, policy in policies.items():
@@ -43,7 +51,8 @@ def main() -> None:
             f"{name:>7}: return {returns.mean():8.2f} ± {returns.std():7.2f}"
             f"  (min {returns.min():7.2f})  length {lengths.mean():7.1f}"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

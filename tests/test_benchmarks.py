@@ -1,5 +1,6 @@
 """The benchmark scripts' own arithmetic: the update's FLOP count, the per-part clocks of a learning step,
 and the actor's tanh saturation."""
+import subprocess
 import sys
 from pathlib import Path
 
@@ -62,3 +63,17 @@ def test_saturation_reads_the_actors_own_pre_tanh_and_flags_a_saturated_output()
     min_abs, max_grad = saturation(actor, states)
     assert 9.5 < min_abs[0] < 10.5 and max_grad[0] == 0.0
     assert min_abs[1] < 1 and max_grad[1] > 0.5
+
+
+@pytest.mark.parametrize("argv, error", [
+    (["rocket_reference.py", "--episodes", "0"], "error: --episodes must be >= 1, got 0"),
+    (["rocket_reference.py", "--episodes", "1", "--weights", "missing.pt"], "error: no actor file at missing.pt"),
+    (["saturation.py", "--env", "Pendulum-v1", "--weights", "missing.pt"], "error: no actor file at missing.pt"),
+    (["saturation.py", "--env", "Pendulum-v1", "--weights", "x.pt", "--steps", "0"],
+     "error: --steps must be >= 1, got 0"),
+])
+def test_benchmark_scripts_refuse_bad_input_in_one_line(tmp_path, argv, error):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / argv[0]
+    r = subprocess.run([sys.executable, str(script), *argv[1:]], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120)
+    assert (r.returncode, r.stderr.strip().splitlines(), r.stdout) == (2, [error], "")
