@@ -1,4 +1,5 @@
 """sweep.py on a real local Ray (one start for the module): a grid, a killed trial, a killed driver, bad input."""
+import contextlib
 import json
 import os
 import re
@@ -307,6 +308,21 @@ def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_pat
     assert sweep.newest_checkpoint(tmp_path / "missing.pt") is None
 
 
+@contextlib.contextmanager
+def held_by_another_process(folder):
+    """`folder` held as a running sweep.py holds it, by another process, until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddpg import checkpoint\n"
+         "with checkpoint.held(Path(sys.argv[1]), 'running'):\n    print('held', flush=True); time.sleep(300)",
+         str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_summary_says_running_only_while_a_driver_holds_the_sweep(tmp_path):
     d = tmp_path / "live"
     d.mkdir()
@@ -316,18 +332,10 @@ def test_summary_says_running_only_while_a_driver_holds_the_sweep(tmp_path):
     fake_trial(d / "Pendulum-v1" / "seed0", 40_000, [(40_000, -400.0)])
     row = "| Pendulum-v1 | 0 | 40,000 ({}) | -400.0 |"
     assert row.format("stopped") in sweep.summarize(d)
-    holder = subprocess.Popen(  # what a running sweep.py holds, from another process
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddpg import checkpoint\n"
-         "with checkpoint.held(Path(sys.argv[1]), 'running'):\n    print('held', flush=True); time.sleep(300)",
-         str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_by_another_process(d):
         table = sweep.summarize(d)
         assert row.format("running") in table and "(stopped) |" not in table, table
         assert row.format("stopped") in sweep.summarize(d, running=False)  # the driver's own, once fit() returns
-    finally:
-        holder.kill()
-        holder.wait()
     assert row.format("stopped") in sweep.summarize(d)  # the kernel dropped the dead holder's lock
 
 
@@ -340,17 +348,9 @@ def test_a_sweep_being_run_is_refused_to_a_second_driver(tmp_path, capsys, monke
                                                            "--sweep-dir", str(d)]))
     d.mkdir()
     (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
-    holder = subprocess.Popen(  # what a running sweep.py holds, from another process
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddpg import checkpoint\n"
-         "with checkpoint.held(Path(sys.argv[1]), 'running'):\n    print('held', flush=True); time.sleep(300)",
-         str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_by_another_process(d):
         assert sweep.main(["--resume", str(d)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"error: {d} is in use: another process is running it now; wait for that one to end, "
                        f"or stop it"], err
-    finally:
-        holder.kill()
-        holder.wait()
     assert [p.name for p in d.iterdir()] == [sweep.SPEC_FILE]
