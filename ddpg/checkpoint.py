@@ -78,6 +78,15 @@ def removed_if_failed(*paths: Path) -> Iterator[list[Path]]:
         raise
 
 
+def _took_lock(fd: int) -> bool:
+    """Take the exclusive flock on `fd` if no other open handle has it; say whether it was taken."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 @contextlib.contextmanager
 def held(folder: Path, what: str) -> Iterator[None]:
     """Hold `folder` for this process while the block runs; another process that asks for it meanwhile
@@ -88,11 +97,9 @@ def held(folder: Path, what: str) -> Iterator[None]:
         return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _took_lock(fd):
             raise DDPGError(f"{folder} is in use: another process is {what} it now; "
-                            f"wait for that one to end, or stop it") from None
+                            f"wait for that one to end, or stop it")
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -104,10 +111,7 @@ def in_use(folder: Path) -> bool:
         return False
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
+        return not _took_lock(fd)
     finally:
         os.close(fd)  # releases the lock if this call took it
 
