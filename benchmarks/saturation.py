@@ -25,19 +25,10 @@ from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 
 
-def pre_tanh(actor: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
-    """The actor's last-layer output, before tanh: μ(s) = bias + scale · tanh(pre_tanh(s))."""
-    x = obs
-    last = len(actor.layers) - 1
-    for i, layer in enumerate(actor.layers):
-        x = layer(x) if i == last else layer(x).relu()
-    return x
-
-
 def saturation(actor: torch.nn.Module, states: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Per action dimension over `states`: (min |pre-tanh|, max 1 - tanh²)."""
     with torch.no_grad():
-        x = pre_tanh(actor, torch.as_tensor(np.asarray(states), dtype=torch.float32))
+        x = actor.pre_tanh(torch.as_tensor(states, dtype=torch.float32))
     return x.abs().min(0).values, (1 - torch.tanh(x) ** 2).max(0).values
 
 
@@ -67,13 +58,14 @@ def main() -> int:
         done = terminated or truncated
     env.close()
 
-    min_abs, max_grad = saturation(actor, np.asarray(states))
+    states = np.asarray(states)
+    min_abs, max_grad = saturation(actor, states)
     print(f"{args.env}  {args.weights}  {args.steps} steps, {episodes} episode(s) from seed {args.seed}")
     print("action dim   min |pre-tanh|   max 1-tanh²")
     for d, (m, g) in enumerate(zip(min_abs.tolist(), max_grad.tolist())):
         print(f"{d:>10}   {m:>14.2f}   {g:>11.3g}")
     print(f"saturated (max 1-tanh² < 1e-6) on {int((max_grad < 1e-6).sum())} of {len(max_grad)} dimensions")
-    obs_abs = np.abs(np.asarray(states)).max(0)  # unnormalised inputs this large drive the layers to saturation
+    obs_abs = np.abs(states).max(0)  # unnormalised inputs this large drive the layers to saturation
     print(f"observations: largest |entry| {obs_abs.max():.1f} (index {int(obs_abs.argmax())}); "
           f"{int((obs_abs > 100).sum())} of {len(obs_abs)} entries exceed 100 in size")
     return 0

@@ -55,11 +55,15 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
+        return self.action_bias + self.action_scale * torch.tanh(self.pre_tanh(obs))
+
+    def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
+        """The last layer's output, before the tanh squashes it (benchmarks/saturation.py reads it)."""
         x = obs
         last = len(self.layers) - 1  # (slicing a ModuleList builds a new one: slow on the per-step path)
         for i, layer in enumerate(self.layers):  # ReLU in place: Linear's backward does not need its output
             x = layer(x).relu_() if i < last else _output_layer(layer, x)
-        return self.action_bias + self.action_scale * torch.tanh(x)
+        return x
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:

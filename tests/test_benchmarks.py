@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import step_parts  # noqa: E402
-from saturation import pre_tanh, saturation  # noqa: E402
+from saturation import saturation  # noqa: E402
 from update_breakdown import update_flops  # noqa: E402
 
 import train  # noqa: E402
@@ -51,14 +51,14 @@ def test_step_parts_clock_exactly_the_window_and_put_train_back(tmp_path):
 
 
 def test_saturation_reads_the_actors_own_pre_tanh_and_flags_a_saturated_output():
-    """The script's pre-tanh must be the one Actor.forward squashes; a bias of 10 on one output must zero
+    """Actor.pre_tanh must be what Actor.forward squashes; a bias of 10 on one output must zero
     that dimension's float32 tanh derivative (as in HumanoidStandup's run) and leave the other live."""
     actor = Actor(5, -0.4 * torch.ones(2), 0.4 * torch.ones(2), (16, 16))
     states = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
     with torch.no_grad():
         actor.layers[-1].bias.copy_(torch.tensor([10.0, 0.0]))
         actor.layers[-1].weight.mul_(0.01)
-        x = pre_tanh(actor, torch.as_tensor(states))
+        x = actor.pre_tanh(torch.as_tensor(states))
         np.testing.assert_allclose(actor(torch.as_tensor(states)).numpy(), (0.4 * torch.tanh(x)).numpy(), atol=1e-6)
     min_abs, max_grad = saturation(actor, states)
     assert 9.5 < min_abs[0] < 10.5 and max_grad[0] == 0.0
