@@ -272,6 +272,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
             while step < cfg.total_steps:
                 if obs is None:
                     obs = start_episode()
+                agent.observe(obs)
                 if step < cfg.learning_starts:
                     action = rng.uniform(low, high)
                 else:

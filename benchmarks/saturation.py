@@ -28,7 +28,7 @@ from ddpg.gym_utils import make_env  # noqa: E402
 def saturation(actor: torch.nn.Module, states: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Per action dimension over `states`: (min |pre-tanh|, max 1 - tanh²)."""
     with torch.no_grad():
-        x = actor.pre_tanh(torch.as_tensor(states, dtype=torch.float32))
+        x = actor.pre_tanh(actor.normalize(torch.as_tensor(states, dtype=torch.float32)))
     return x.abs().min(0).values, (1 - torch.tanh(x) ** 2).max(0).values
 
 

@@ -42,11 +42,12 @@ class DDPGAgent:
         self.matmul_dtype = MATMUL_DTYPES[cfg.matmul_precision]  # this run's choice, like `capturable` below
         low = torch.as_tensor(action_low, dtype=torch.float32)
         high = torch.as_tensor(action_high, dtype=torch.float32)
-        self.actor = Actor(obs_dim, low, high, cfg.hidden_sizes, cfg.paper_init).to(self.device)
+        self.actor = Actor(obs_dim, low, high, cfg.hidden_sizes, cfg.paper_init, cfg.obs_norm).to(self.device)
         self.critic = Critic(obs_dim, low.numel(), cfg.hidden_sizes, cfg.critic_action_layer,
                              cfg.paper_init).to(self.device)
         # Targets start as exact copies (Algorithm 1) and are only ever changed by soft_update.
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.actor_target.obs_norm = None  # the update hands it inputs the online actor's statistics normalised
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         # (online, target) parameter lists for the soft updates, listed once: walking the modules costs ~12 µs a pair
         self.soft_pairs = [(list(self.critic.parameters()), list(self.critic_target.parameters())),
@@ -63,9 +64,15 @@ class DDPGAgent:
         """μ(s) for one observation, in env units, without noise."""
         return self.actor.act(obs)
 
+    def observe(self, obs: np.ndarray) -> None:
+        """Count a training observation in the --obs-norm statistics (evaluation episodes are not counted)."""
+        if self.actor.obs_norm is not None:
+            self.actor.obs_norm.observe(torch.as_tensor(obs, device=self.device))
+
     def update(self, batch: Batch) -> Metrics:
         """One step of Algorithm 1 on a minibatch. Returns detached device tensors (no host sync)."""
         obs, action, reward, next_obs, terminated = batch
+        obs, next_obs = self.actor.normalize(obs), self.actor.normalize(next_obs)  # no-ops without --obs-norm
 
         # Target y = r + γ(1 - terminated)·Q'(s', μ'(s')). Time-limit cuts have terminated = 0: they bootstrap.
         with torch.no_grad():

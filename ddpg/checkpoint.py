@@ -224,8 +224,9 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
         raise DDPGError(f"{path}: its action bounds are damaged ({_first_line(e)})") from None
     if not fits:
         raise DDPGError(f"{path} was saved for other observation/action spaces than {env_id} has now")
-    actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high),
-                  saved["config"]["hidden_sizes"])  # `load` has checked the config
+    cfg = config_from_dict(saved["config"])  # `load` has checked it; files from before --obs-norm lack the key
+    actor = Actor(saved["obs_dim"], torch.as_tensor(low), torch.as_tensor(high), cfg.hidden_sizes,
+                  obs_norm=cfg.obs_norm)
     try:
         actor.load_state_dict(saved["actor"])
     except (RuntimeError, TypeError, AttributeError) as e:  # wrong shapes, or not a table of tensors at all

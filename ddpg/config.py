@@ -66,6 +66,8 @@ class Config:
                                      "1 = the 2nd layer (paper)", role="maths")
     paper_init: bool = _f(False, "init final layers U[-3e-3, 3e-3] and others U[±1/sqrt(fan_in)] (paper) "
                                  "instead of PyTorch's default", role="maths")
+    obs_norm: bool = _f(False, "normalise observations by the running mean and std of those seen in training, "
+                               "clipped to ±10; the statistics are saved with the actor", role="maths")
     # Optimisation
     actor_lr: float = _f(3e-4, "Adam learning rate of the actor (paper: 1e-4)", role="maths")
     critic_lr: float = _f(3e-4, "Adam learning rate of the critic (paper: 1e-3)", role="maths")

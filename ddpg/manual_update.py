@@ -209,6 +209,9 @@ class ManualUpdate:
     def __call__(self) -> Metrics:
         ag, B = self.agent, self.batch_size
         b = self.buffer.batch_at(self.buffer.sample_indices(B, out=self.idx), rows=self.rows)
+        if ag.actor.obs_norm is not None:  # `rows` is this update's own copy, so in place is safe
+            ag.actor.obs_norm.normalize_(b.obs)
+            ag.actor.obs_norm.normalize_(b.next_obs)
 
         # Target y = r + γ(1 - terminated)·Q'(s', μ'(s'))
         self._actor_forward(self.mu_target, b.next_obs)

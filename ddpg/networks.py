@@ -39,22 +39,80 @@ def _output_layer(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     return layer(x)
 
 
+class ObsNorm(nn.Module):
+    """Observations shifted by the running mean and divided by the running std of those seen in
+    training, then clipped to ±OBS_CLIP (`--obs-norm`; SB3's VecNormalize does the same).
+
+    The replay buffer keeps raw observations and every minibatch is normalised with the current
+    statistics, so old and new transitions are always on one scale. The statistics are buffers of
+    the online actor, so they are checkpointed and saved in actor.pt with the weights. The counts
+    are float64 (Welford's update), as a float32 mean stops moving after about 10⁷ observations.
+    """
+
+    CLIP = 10.0  # VecNormalize's clip_obs
+    EPS = 1e-8   # added to the variance: a dimension that never varied maps to 0, not NaN
+
+    def __init__(self, obs_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(obs_dim, dtype=torch.float64))  # Σ (x - mean)², Welford
+        # What normalising reads, in float32: derived from the three above after every change
+        self.register_buffer("shift", torch.zeros(obs_dim), persistent=False)
+        self.register_buffer("scale", torch.ones(obs_dim), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _: module._derive())
+
+    @torch.no_grad()
+    def observe(self, obs: torch.Tensor) -> None:
+        """Add one observation (obs_dim,) to the statistics."""
+        x = obs.to(torch.float64)
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+        self._derive()
+
+    def _derive(self) -> None:
+        if self.count > 0:
+            self.shift.copy_(self.mean)
+            self.scale.copy_(torch.rsqrt(self.m2 / self.count + self.EPS))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) raw -> normalised and clipped; the identity before any observation."""
+        return torch.clamp((obs - self.shift) * self.scale, -self.CLIP, self.CLIP)
+
+    @torch.no_grad()
+    def normalize_(self, obs: torch.Tensor) -> None:
+        """`forward` in place, for a view into the hand-written update's minibatch rows."""
+        obs.sub_(self.shift).mul_(self.scale).clamp_(-self.CLIP, self.CLIP)
+
+
 class Actor(nn.Module):
-    """μ(s): an MLP with ReLU and a tanh output scaled to the env's action bounds [low, high]."""
+    """μ(s): an MLP with ReLU and a tanh output scaled to the env's action bounds [low, high].
+
+    With `obs_norm`, the actor also owns the observation statistics (`ObsNorm`): `act` takes a raw
+    env observation and normalises it, while `forward` and `pre_tanh` take normalised ones, as the
+    update feeds them (the critic gets the same normalised batch).
+    """
 
     def __init__(self, obs_dim: int, action_low: torch.Tensor, action_high: torch.Tensor,
-                 hidden_sizes: Sequence[int], paper_init: bool = False) -> None:
+                 hidden_sizes: Sequence[int], paper_init: bool = False, obs_norm: bool = False) -> None:
         super().__init__()
         sizes = [obs_dim, *hidden_sizes, action_low.numel()]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         # Buffers, not parameters: saved with the weights, never trained or soft-updated.
         self.register_buffer("action_scale", ((action_high - action_low) / 2).float())
         self.register_buffer("action_bias", ((action_high + action_low) / 2).float())
+        self.obs_norm = ObsNorm(obs_dim) if obs_norm else None
         if paper_init:
             _paper_init(self.layers)
 
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations as the networks take them: normalised with --obs-norm, else unchanged."""
+        return obs if self.obs_norm is None else self.obs_norm(obs)
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim) -> (B, action_dim), inside [low, high]."""
+        """(B, obs_dim) network inputs (see `normalize`) -> (B, action_dim), inside [low, high]."""
         return self.action_bias + self.action_scale * torch.tanh(self.pre_tanh(obs))
 
     def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
@@ -69,7 +127,7 @@ class Actor(nn.Module):
     def act(self, obs: np.ndarray) -> np.ndarray:
         """μ(s) for one env observation, in env units: the deterministic policy that is evaluated and shown."""
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.action_scale.device).unsqueeze(0)
-        return self(obs_t).squeeze(0).cpu().numpy()
+        return self(self.normalize(obs_t)).squeeze(0).cpu().numpy()
 
 
 class Critic(nn.Module):

@@ -7,7 +7,7 @@ import torch
 from ddpg.agent import DDPGAgent, soft_update
 from ddpg.buffer import Batch
 from ddpg.config import Config, make_config
-from ddpg.networks import Actor, Critic
+from ddpg.networks import Actor, Critic, ObsNorm
 
 
 def small_agent(**kw):
@@ -138,3 +138,49 @@ def test_paper_init_narrows_only_the_final_layers():
     assert [layer.out_features for layer in paper.actor.layers] == [400, 300, 6]
     wd = paper.critic_opt.param_groups[0]["weight_decay"]
     assert wd == 1e-2 and paper.actor_opt.param_groups[0]["lr"] == 1e-4
+
+
+def test_obs_norm_tracks_the_running_mean_and_std_and_clips():
+    norm = ObsNorm(4)
+    x = torch.tensor([[1e3, -5.0, 7.0, 0.0]])
+    assert torch.equal(norm(x), x.clamp(-10, 10))  # before any observation: only the clip
+    rng = np.random.default_rng(0)
+    stream = rng.standard_normal((3000, 4)) * [300.0, 0.01, 1.0, 0.0] + [1600.0, 2.0, -3.0, 4.0]
+    for k, row in enumerate(stream, 1):
+        norm.observe(torch.as_tensor(row))
+        if k in (1, 10, 3000):  # Welford's update equals the batch statistics at every point
+            np.testing.assert_allclose(norm.mean.numpy(), stream[:k].mean(0), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose((norm.m2 / norm.count).numpy(), stream[:k].var(0), rtol=1e-9, atol=1e-12)
+    batch = torch.as_tensor(stream[:50], dtype=torch.float32)
+    expected = (stream[:50] - stream.mean(0)) / np.sqrt(stream.var(0) + 1e-8)
+    np.testing.assert_allclose(norm(batch).numpy(), np.clip(expected, -10, 10), rtol=1e-4, atol=1e-4)
+    assert norm(batch)[:, 3].abs().max() == 0  # a dimension that never varied: 0, not NaN
+    assert norm(torch.tensor([[1e5, 0.0, 0.0, 4.0]]))[0, 0] == 10  # clipped at +10
+    inplace = batch.clone()
+    norm.normalize_(inplace)
+    assert torch.equal(inplace, norm(batch))
+    # Saved: the float64 statistics only; the float32 shift and scale are derived again on loading.
+    assert set(norm.state_dict()) == {"count", "mean", "m2"}
+    loaded = ObsNorm(4)
+    loaded.load_state_dict(norm.state_dict())
+    assert torch.equal(loaded(batch), norm(batch))
+
+
+def test_actor_with_obs_norm_acts_on_raw_observations_and_its_target_has_no_statistics():
+    cfg = make_config({"hidden_sizes": (32, 32), "obs_norm": True})
+    torch.manual_seed(0)
+    agent = DDPGAgent(3, -np.ones(2), np.ones(2), cfg)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        agent.observe(rng.standard_normal(3) * 100 + 50)
+    raw = rng.standard_normal(3) * 100 + 50
+    with torch.no_grad():
+        expected = agent.actor(agent.actor.obs_norm(torch.as_tensor(raw, dtype=torch.float32)[None]))[0]
+        unnormalised = agent.actor(torch.as_tensor(raw, dtype=torch.float32)[None])[0]
+    np.testing.assert_array_equal(agent.act(raw), expected.numpy())
+    assert (expected - unnormalised).abs().max() > 1e-3  # normalising changed the action
+    assert agent.actor.obs_norm.count == 200 and agent.actor_target.obs_norm is None
+    assert {"obs_norm.count", "obs_norm.mean", "obs_norm.m2"} <= set(agent.state_dict()["actor"])
+    plain = DDPGAgent(3, -np.ones(2), np.ones(2), make_config({"hidden_sizes": (32, 32)}))
+    plain.observe(raw)  # without --obs-norm: nothing to count, and the actor's saved state is as before
+    assert plain.actor.obs_norm is None and not any(k.startswith("obs_norm") for k in plain.actor.state_dict())

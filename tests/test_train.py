@@ -112,13 +112,14 @@ def test_checkpoint_round_trip_same_parameters_and_actions(tmp_path):
     assert all(np.array_equal(a.act(o), b.act(o)) for o in obs)
 
 
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
-    full = train.train(tiny(tmp_path / "a"), quiet=True)
+@pytest.mark.parametrize("kw", [{}, {"obs_norm": True}])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch, kw):
+    full = train.train(tiny(tmp_path / "a", **kw), quiet=True)
     reference = ckpt_io.load(full["checkpoint"], "checkpoint")
 
     sabotaged_make_env(monkeypatch, at=1000, mode="crash")  # dies mid-episode, after the step-800 checkpoint
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train.train(tiny(tmp_path / "b"), quiet=True)
+        train.train(tiny(tmp_path / "b", **kw), quiet=True)
     monkeypatch.undo()
     (path,) = (tmp_path / "b" / "models" / "Pendulum-v1").glob("*/checkpoint.pt")
     assert ckpt_io.load(path, "checkpoint")["step"] == 800
@@ -135,6 +136,29 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
     def key(rows):
         return sorted((r["step"], r["tag"]) for r in rows if r["tag"] != "charts/sps")
     assert key(read_csv(resumed["run_dir"])) == key(read_csv(full["run_dir"]))
+
+
+def test_obs_norm_counts_each_training_observation_once_and_ships_with_the_actor(tmp_path):
+    s = train.train(tiny(tmp_path, obs_norm=True), quiet=True)
+    full = ckpt_io.load(s["checkpoint"], "checkpoint")
+    stats = {k.removeprefix("obs_norm."): v for k, v in full["agent"]["actor"].items() if k.startswith("obs_norm.")}
+    # The buffer keeps the raw observations (a row per step; capacity 5000): the statistics are theirs,
+    # and evaluation episodes are not counted.
+    obs = full["buffer"]["obs_action_reward"][:, :3].double()
+    assert stats["count"] == 1200 and full["buffer"]["size"] == 1200
+    torch.testing.assert_close(stats["mean"], obs.mean(0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(stats["m2"] / 1200, obs.var(0, correction=0), rtol=1e-5, atol=0)
+    assert obs.abs().max() > 5  # Pendulum's angular velocity is raw here (up to 8), not normalised
+    # actor.pt alone rebuilds the policy that acts on raw observations, statistics included
+    env = gym.make("Pendulum-v1")
+    actor = ckpt_io.load_actor(s["actor"], "Pendulum-v1", env.observation_space, env.action_space)
+    agent = DDPGAgent(3, env.action_space.low, env.action_space.high, tiny(tmp_path, obs_norm=True))
+    agent.load_state_dict(full["agent"])
+    states = obs[::97].numpy()
+    assert all(np.array_equal(actor.act(o), agent.act(o)) for o in states)
+    plain = ckpt_io.load_actor(s["actor"], "Pendulum-v1", env.observation_space, env.action_space)
+    plain.obs_norm = None
+    assert not all(np.allclose(plain.act(o), agent.act(o), atol=1e-3) for o in states)
 
 
 def test_resume_continues_to_a_larger_total(tmp_path):

@@ -13,14 +13,21 @@ from ddpg.errors import DDPGError
 from ddpg.update_paths import CudaGraphUpdate, make_update
 
 
+# With --obs-norm the observations get scales and offsets far from 1 and 0, so that normalising matters.
+OBS_SCALE, OBS_SHIFT = np.array([1.0, 50.0, 0.02, 300.0, 3.0]), np.array([0.0, -20.0, 1.0, 500.0, 0.0])
+
+
 def agent_and_buffer(**kw):
     cfg = make_config({"hidden_sizes": (64, 64), "batch_size": 32, **kw})
     torch.manual_seed(0)
     agent = DDPGAgent(5, np.array([-1.0, 0.0]), np.array([1.0, 3.0]), cfg, "cpu")
     buf = ReplayBuffer(1000, 5, 2, "cpu", seed=0)
     rng = np.random.default_rng(0)
+    scale, shift = (OBS_SCALE, OBS_SHIFT) if cfg.obs_norm else (1.0, 0.0)
     for _ in range(500):
-        buf.add(rng.standard_normal(5), rng.uniform([-1, 0], [1, 3]), rng.standard_normal(), rng.standard_normal(5),
+        obs = rng.standard_normal(5) * scale + shift
+        agent.observe(obs)
+        buf.add(obs, rng.uniform([-1, 0], [1, 3]), rng.standard_normal(), rng.standard_normal(5) * scale + shift,
                 rng.random() < 0.05)
     return cfg, agent, buf
 
@@ -99,6 +106,17 @@ def test_hand_written_bf16_matches_autograd_bf16_in_each_of_200_updates(kw):
     # tanh backward left out, the output layers in bf16 (in either path).
     assert_same_training({"backward": "manual", **BF16}, {"backward": "autograd", **BF16}, 200,
                          "hand-written backward (bf16 matrix products)", lockstep=True, **kw)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_hand_written_backward_matches_autograd_with_obs_norm(precision):
+    # Bugs tried: next_obs left unnormalised, in either path.
+    name = "hand-written backward" + (" (bf16 matrix products)" if precision == "bf16" else "")
+    kw = {"obs_norm": True, "matmul_precision": precision}
+    assert_same_training({"backward": "manual"}, {"backward": "autograd"}, 200, name, lockstep=precision == "bf16",
+                         **kw)
+    _, agent, _ = agent_and_buffer(**kw)  # and the statistics were far from the identity
+    assert agent.actor.obs_norm.count == 500 and agent.actor.obs_norm.scale.min() < 0.01
 
 
 @pytest.mark.parametrize("backward", ["manual", "autograd"])
