@@ -38,7 +38,7 @@ class DDPGAgent:
     def __init__(self, obs_dim: int, action_low: np.ndarray, action_high: np.ndarray, cfg: Config,
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
-        self.gamma, self.tau = cfg.gamma, cfg.tau
+        self.gamma, self.tau, self.reward_scale = cfg.gamma, cfg.tau, cfg.reward_scale
         self.matmul_dtype = MATMUL_DTYPES[cfg.matmul_precision]  # this run's choice, like `capturable` below
         low = torch.as_tensor(action_low, dtype=torch.float32)
         high = torch.as_tensor(action_high, dtype=torch.float32)
@@ -74,11 +74,12 @@ class DDPGAgent:
         obs, action, reward, next_obs, terminated = batch
         obs, next_obs = self.actor.normalize(obs), self.actor.normalize(next_obs)  # no-ops without --obs-norm
 
-        # Target y = r + γ(1 - terminated)·Q'(s', μ'(s')). Time-limit cuts have terminated = 0: they bootstrap.
+        # Target y = c·r + γ(1 - terminated)·Q'(s', μ'(s')), c = --reward-scale (1 in the paper).
+        # Time-limit cuts have terminated = 0: they bootstrap.
         with torch.no_grad():
             with self.products():
                 next_q = self.critic_target(next_obs, self.actor_target(next_obs))
-            y = reward + self.gamma * (1.0 - terminated) * next_q
+            y = self.reward_scale * reward + self.gamma * (1.0 - terminated) * next_q
 
         # Critic: minimise L = mean (y - Q(s, a))²
         with self.products():

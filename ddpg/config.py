@@ -73,6 +73,8 @@ class Config:
     critic_lr: float = _f(3e-4, "Adam learning rate of the critic (paper: 1e-3)", role="maths")
     critic_weight_decay: float = _f(0.0, "L2 weight decay on the critic (paper: 1e-2)", role="maths")
     gamma: float = _f(0.99, "discount factor γ, in [0, 1]", role="maths")
+    reward_scale: float = _f(1.0, "the critic learns the return of rewards multiplied by this (Q is in scaled units); "
+                                  "logged and evaluated returns stay in env units", role="maths")
     tau: float = _f(0.005, "soft target mixing rate τ in θ' ← τθ + (1-τ)θ', in [0, 1] (paper: 0.001)",
                     role="maths")
     batch_size: int = _f(256, "minibatch size per update (paper: 64)", role="maths")
@@ -131,7 +133,7 @@ class Config:
         for name in ("gamma", "tau"):
             v = getattr(self, name)
             need(math.isfinite(v) and 0.0 <= v <= 1.0, f"--{name} must be in [0, 1], got {v}")
-        for name in ("actor_lr", "critic_lr"):
+        for name in ("actor_lr", "critic_lr", "reward_scale"):
             v = getattr(self, name)
             need(math.isfinite(v) and v > 0, f"--{name.replace('_', '-')} must be positive, got {v}")
         for name in ("critic_weight_decay", "noise_sigma", "ou_theta", "ou_dt"):

@@ -213,10 +213,10 @@ class ManualUpdate:
             ag.actor.obs_norm.normalize_(b.obs)
             ag.actor.obs_norm.normalize_(b.next_obs)
 
-        # Target y = r + γ(1 - terminated)·Q'(s', μ'(s'))
+        # Target y = c·r + γ(1 - terminated)·Q'(s', μ'(s')), c = --reward-scale
         self._actor_forward(self.mu_target, b.next_obs)
         next_q = self._critic_forward(self.q_target, b.next_obs)
-        y = torch.addcmul(b.reward, 1.0 - b.terminated, next_q, value=ag.gamma, out=self.y)
+        y = torch.addcmul(b.reward.mul_(ag.reward_scale), 1.0 - b.terminated, next_q, value=ag.gamma, out=self.y)
 
         # Critic: L = mean (Q(s, a) - y)², so δ_out = 2 (Q - y) / B
         self.critic_action.copy_(b.action)

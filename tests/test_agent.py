@@ -89,14 +89,16 @@ def test_update_changes_weights_and_returns_finite_metrics():
     assert any(not torch.equal(p, q) for p, q in zip(agent.critic_target.parameters(), tgt_before))
 
 
-def test_actor_step_leaves_critic_gradients_alone():
+@pytest.mark.parametrize("reward_scale", [1.0, 0.01])
+def test_actor_step_leaves_critic_gradients_alone(reward_scale):
     # After an update the critic's .grad must be the critic loss's gradient alone: the actor step
-    # backpropagates through the critic but must not add into its weight gradients.
-    agent = small_agent()
-    b = Batch(torch.randn(8, 3), torch.rand(8, 2), torch.randn(8), torch.randn(8, 3), torch.zeros(8))
+    # backpropagates through the critic but must not add into its weight gradients. The target
+    # takes --reward-scale c as y = c·r + γ(1 - terminated)·Q'.
+    agent = small_agent(reward_scale=reward_scale)
+    b = Batch(torch.randn(8, 3), torch.rand(8, 2), 10 * torch.randn(8), torch.randn(8, 3), torch.zeros(8))
     ref = copy.deepcopy(agent.critic)
     with torch.no_grad():
-        y = b.reward + agent.gamma * (1 - b.terminated) * agent.critic_target(b.next_obs, agent.actor_target(b.next_obs))
+        y = reward_scale * b.reward + agent.gamma * (1 - b.terminated) * agent.critic_target(b.next_obs, agent.actor_target(b.next_obs))
     torch.nn.functional.mse_loss(ref(b.obs, b.action), y).backward()
     agent.update(b)
     for p, r in zip(agent.critic.parameters(), ref.parameters()):

@@ -65,6 +65,7 @@ def assert_clean_error(r, *needles):
     (["--tau", "1.5"], ["--tau", "[0, 1]"]),
     (["--gamma", "-0.1"], ["--gamma", "[0, 1]"]),
     (["--gamma", "nan"], ["--gamma"]),
+    (["--reward-scale", "0"], ["--reward-scale", "positive"]),
     (["--cudagraphs", "--device", "cpu"], ["--cudagraphs", "CUDA"]),
     (["--seed", "-1"], ["--seed", ">= 0"]),
     (["--run-name", "a/b"], ["--run-name"]),
