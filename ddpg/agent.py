@@ -47,7 +47,7 @@ class DDPGAgent:
                              cfg.paper_init).to(self.device)
         # Targets start as exact copies (Algorithm 1) and are only ever changed by soft_update.
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
-        self.actor_target.obs_norm = None  # the update hands it inputs the online actor's statistics normalised
+        self.actor_target.obs_norm = None  # its inputs come normalised by the online actor's statistics
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         # (online, target) parameter lists for the soft updates, listed once: walking the modules costs ~12 µs a pair
         self.soft_pairs = [(list(self.critic.parameters()), list(self.critic_target.parameters())),

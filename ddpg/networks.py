@@ -41,12 +41,12 @@ def _output_layer(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
 
 class ObsNorm(nn.Module):
     """Observations shifted by the running mean and divided by the running std of those seen in
-    training, then clipped to ±OBS_CLIP (`--obs-norm`; SB3's VecNormalize does the same).
+    training, then clipped to ±CLIP (`--obs-norm`; SB3's VecNormalize does the same).
 
     The replay buffer keeps raw observations and every minibatch is normalised with the current
     statistics, so old and new transitions are always on one scale. The statistics are buffers of
-    the online actor, so they are checkpointed and saved in actor.pt with the weights. The counts
-    are float64 (Welford's update), as a float32 mean stops moving after about 10⁷ observations.
+    the online actor, so they are checkpointed and saved in actor.pt with the weights. They are
+    float64 (Welford's update), as a float32 mean stops moving after about 10⁷ observations.
     """
 
     CLIP = 10.0  # VecNormalize's clip_obs
