@@ -64,7 +64,10 @@ def trial_flags(spec: dict[str, Any], env_id: str, seed: int) -> dict[str, Any]:
     """The explicit train.py flags of one trial: the env's settings as recorded when the sweep started (so
     an edit to env_settings.toml later changes no trial of it), the sweep's flags, and where it keeps its
     files. A sweep.json from before the record existed has only its flags, on top of the file as it is now."""
-    recorded = spec.get("configs", {}).get(env_id, {})
+    raw = spec.get("configs", {}).get(env_id)
+    # A Config field added since the sweep started is missing from its record: the sweep ran that field's
+    # default (what the code did before the field existed), whatever the env's entry sets for it now.
+    recorded = recorded_config(config_from_dict(raw)) if raw else {}
     flags = {k: tuple(v) if isinstance(v, list) else v
              for k, v in {**recorded, **spec["flags"]}.items()}  # JSON has no tuples
     if spec["gpus_per_trial"] == 0:

@@ -163,6 +163,22 @@ def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 ± 0.0 |")
 
 
+def test_a_field_added_since_a_sweep_started_is_its_default_there_not_the_entry_now(tmp_path):
+    # HumanoidStandup's entry sets --obs-norm and --reward-scale, which sweeps recorded before the
+    # two existed lack: those sweeps ran without them, so they are not the env's row now.
+    hs = "HumanoidStandup-v5"
+    now = make_config({"env": hs})
+    assert (now.obs_norm, now.reward_scale) == (True, 0.01)
+    before = {k: v for k, v in sweep.recorded_config(now).items() if k not in ("obs_norm", "reward_scale")}
+    spec = {"sweep_dir": str(tmp_path), "flags": {}, "gpus_per_trial": 0.0, "configs": {hs: before}}
+    trial = make_config(sweep.trial_flags(spec, hs, 0))
+    assert (trial.obs_norm, trial.reward_scale, trial.total_steps) == (False, 1.0, 2_000_000)
+    fake_sweep(tmp_path / "old", [hs], [0], 2_000_000, {0: 85000.0}, configs={hs: before})
+    fake_sweep(tmp_path / "new", [hs], [0], 2_000_000, {0: 120000.0}, configs={hs: sweep.recorded_config(now)})
+    assert table(tmp_path / "old", tmp_path / "new")[hs].startswith(
+        f"| {hs} | 2,000,000 (2,000,000) | 1 of 1 | 120000.0 ± 0.0 |")
+
+
 def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
     hc = tmp_path / "hc"
     fake_sweep(hc, ["HalfCheetah-v5"], [0, 1], 1_500_000, {0: 12000.0, 1: 12100.0})
