@@ -60,7 +60,7 @@ class ObsNorm(nn.Module):
         # What normalising reads, in float32: derived from the three above after every change
         self.register_buffer("shift", torch.zeros(obs_dim), persistent=False)
         self.register_buffer("scale", torch.ones(obs_dim), persistent=False)
-        self.register_load_state_dict_post_hook(lambda module, _: module._derive())
+        self.register_load_state_dict_post_hook(lambda module, _: module._derive() if module.count > 0 else None)
 
     @torch.no_grad()
     def observe(self, obs: torch.Tensor) -> None:
@@ -73,9 +73,10 @@ class ObsNorm(nn.Module):
         self._derive()
 
     def _derive(self) -> None:
-        if self.count > 0:
-            self.shift.copy_(self.mean)
-            self.scale.copy_(torch.rsqrt(self.m2 / self.count + self.EPS))
+        """shift and scale from count > 0 observations (checked on loading only: `observe` reads no count
+        back to the host, which on CUDA would sync every env step)."""
+        self.shift.copy_(self.mean)
+        self.scale.copy_(torch.rsqrt(self.m2 / self.count + self.EPS))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) raw -> normalised and clipped; the identity before any observation."""
