@@ -172,11 +172,11 @@ def test_a_field_added_since_a_sweep_started_is_its_default_there_not_the_entry_
     before = {k: v for k, v in sweep.recorded_config(now).items() if k not in ("obs_norm", "reward_scale")}
     spec = {"sweep_dir": str(tmp_path), "flags": {}, "gpus_per_trial": 0.0, "configs": {hs: before}}
     trial = make_config(sweep.trial_flags(spec, hs, 0))
-    assert (trial.obs_norm, trial.reward_scale, trial.total_steps) == (False, 1.0, 2_000_000)
-    fake_sweep(tmp_path / "old", [hs], [0], 2_000_000, {0: 85000.0}, configs={hs: before})
-    fake_sweep(tmp_path / "new", [hs], [0], 2_000_000, {0: 120000.0}, configs={hs: sweep.recorded_config(now)})
+    assert (trial.obs_norm, trial.reward_scale, trial.total_steps) == (False, 1.0, 1_000_000)
+    fake_sweep(tmp_path / "old", [hs], [0], 1_000_000, {0: 85000.0}, configs={hs: before})
+    fake_sweep(tmp_path / "new", [hs], [0], 1_000_000, {0: 120000.0}, configs={hs: sweep.recorded_config(now)})
     assert table(tmp_path / "old", tmp_path / "new")[hs].startswith(
-        f"| {hs} | 2,000,000 (2,000,000) | 1 of 1 | 120000.0 ± 0.0 |")
+        f"| {hs} | 1,000,000 (1,000,000) | 1 of 1 | 120000.0 ± 0.0 |")
 
 
 def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
