@@ -2,6 +2,7 @@
 
     python benchmarks/update_breakdown.py
     python benchmarks/update_breakdown.py --threads 1
+    python benchmarks/update_breakdown.py --threads 1 --profile
 
 Prints, in microseconds, in this order:
 1. the fused Adam kernel on one thread, on a state where a third of the second moments are
@@ -17,7 +18,10 @@ Prints, in microseconds, in this order:
    then each kind of product in a HalfCheetah update, and a ReLU, in bf16 against fp32: the thin
    first layers (17 or 23 inputs) and elementwise ops are where bf16 does not pay;
 5. a small op (y = r + γ(1 - d)·q' on 256 floats) alone, right after a 256x256x256 product, and
-   right after a 16 MB copy: inside the update, the data it streams evicts what each op needs.
+   right after a 16 MB copy: inside the update, the data it streams evicts what each op needs;
+6. with --profile (1 thread only), the hand-written update in each precision by kind of op
+   (torch.profiler's self time per update), and its wall time without the profiler: roughly,
+   what no op accounts for is Python and torch's dispatch around the kernels.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -49,23 +53,29 @@ def per_call_us(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
+def one_update(hidden: int, batch: int, backward: str, precision: str = "fp32") -> tuple[Callable[[], object], DDPGAgent]:
+    """An update function on HalfCheetah-sized inputs, its buffer holding 20k random rows of 1M, and its agent."""
+    rng = np.random.default_rng(0)
+    cfg = make_config({"hidden_sizes": (hidden, hidden), "batch_size": batch, "backward": backward,
+                       "matmul_precision": precision})
+    torch.manual_seed(0)
+    agent = DDPGAgent(OBS, -np.ones(ACT), np.ones(ACT), cfg, "cpu")
+    buf = ReplayBuffer(1_000_000, OBS, ACT, "cpu", seed=0)
+    for _ in range(20_000):
+        buf.add(rng.standard_normal(OBS), rng.uniform(-1, 1, ACT), rng.standard_normal(), rng.standard_normal(OBS),
+                False)
+    return make_update(agent, buf, cfg)[0], agent
+
+
 def update_paths(hidden: int, batch: int, rounds: int, per_round: int) -> dict[str, float]:
     """Median time per call of each path over `rounds` alternating rounds, and of a hidden×hidden×batch product.
 
     The product runs in the same rounds, so that the fraction of its rate an update reaches is taken
     within each round (`peak_fraction`): this machine's speed drifts by 2× within minutes.
     """
-    rng = np.random.default_rng(0)
     fns = {}
     for backward in ("autograd", "manual"):
-        cfg = make_config({"hidden_sizes": (hidden, hidden), "batch_size": batch, "backward": backward})
-        torch.manual_seed(0)
-        agent = DDPGAgent(OBS, -np.ones(ACT), np.ones(ACT), cfg, "cpu")
-        buf = ReplayBuffer(1_000_000, OBS, ACT, "cpu", seed=0)
-        for _ in range(20_000):
-            buf.add(rng.standard_normal(OBS), rng.uniform(-1, 1, ACT), rng.standard_normal(), rng.standard_normal(OBS),
-                    False)
-        fns[backward] = make_update(agent, buf, cfg)[0]
+        fns[backward], agent = one_update(hidden, batch, backward)
     a, b, c = torch.randn(batch, hidden), torch.randn(hidden, hidden), torch.empty(batch, hidden)
     fns["product"] = lambda: torch.mm(a, b, out=c)
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -163,11 +173,62 @@ def bf16_by_shape(batch: int = 256, hidden: int = 256, rounds: int = 5) -> dict[
                                     for _ in range(rounds)) for name in fp32}
 
 
+# torch.profiler's op names, by the kind of work they do in the hand-written update; the rest is "other ops"
+OP_KINDS = {"aten::mm": "matrix products", "aten::addmm": "matrix products",
+            "aten::copy_": "copies and casts", "aten::_to_copy": "copies and casts",
+            "aten::_foreach_copy_": "copies and casts",
+            "aten::relu_": "ReLU and its backward", "aten::clamp_min_": "ReLU and its backward",
+            "aten::threshold_backward": "ReLU and its backward",
+            "aten::_fused_adam_": "fused Adam", "aten::_foreach_lerp_": "soft updates", "aten::lerp_": "soft updates",
+            "aten::randint": "drawing the minibatch", "aten::index_select": "drawing the minibatch",
+            **dict.fromkeys(("aten::as_strided", "aten::expand", "aten::slice", "aten::t", "aten::transpose",
+                             "aten::view", "aten::select", "aten::unsqueeze", "aten::squeeze", "aten::alias",
+                             "aten::empty", "aten::empty_strided", "aten::empty_like", "aten::item",
+                             "aten::_local_scalar_dense"), "views, allocations and reads (no arithmetic)")}
+
+
+def op_kinds(averages: Iterable[Any], calls: int) -> dict[str, tuple[float, float]]:
+    """(µs of self time, op calls, nested ones included) per call of the profiled function, by OP_KINDS, from profiler key averages.
+
+    Self time counts each op's own work once, not the ops it calls, so the kinds sum to the total.
+    """
+    kinds: dict[str, list[float]] = {}
+    for e in averages:
+        k = kinds.setdefault(OP_KINDS.get(e.key, "other ops"), [0.0, 0.0])
+        k[0] += e.self_cpu_time_total / calls
+        k[1] += e.count / calls
+    return {k: (us, n) for k, (us, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0])}
+
+
+def profile_update(precision: str, n: int = 200) -> str:
+    """One line: the 256-256 hand-written update's time by kind of op, and what no op accounts for."""
+    from torch.profiler import ProfilerActivity, profile
+
+    update, _ = one_update(256, 256, "manual", precision)
+    per_call_us(update, 50)
+    wall = statistics.median(per_call_us(update, n) for _ in range(3))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(n):
+            update()
+    kinds = op_kinds(prof.key_averages(), n)
+    in_ops = sum(us for us, _ in kinds.values())
+    return (f"hand-written update, {precision}, by kind of op (torch.profiler self time, us per update): "
+            + "; ".join(f"{k} {us:.0f} ({calls:.0f} calls)" for k, (us, calls) in kinds.items())
+            + f"; all ops {in_ops:.0f}; without the profiler the update takes {wall:.0f} us, so about "
+            f"{wall - in_ops:.0f} us is outside any op (Python, dispatch)")
+
+
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--rounds", type=int, default=7, help="alternating rounds per path (the first is warm-up)")
+    p.add_argument("--profile", action="store_true",
+                   help="also break the hand-written update down by kind of op, in fp32 and bf16 (torch.profiler)")
     args = p.parse_args()
+    if args.profile and args.threads != 1:
+        # at 2 threads the profiler's bookkeeping slowed the ops themselves: in one run their self time
+        # summed to 6.0 ms a bf16 update, against 3.5 ms for the update without the profiler
+        p.error("--profile needs --threads 1: with more threads the profiler slows the ops it times")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     keep_freed_memory()
@@ -201,6 +262,9 @@ def main() -> int:
     print(f"small op (256 floats) alone: {small_op_after(lambda: None):5.1f} us; after a 256^3 product: "
           f"{small_op_after(lambda: torch.mm(a, b, out=c)):5.1f} us; after a 16 MB copy: "
           f"{small_op_after(lambda: dst.copy_(src)):5.1f} us")
+    if args.profile:
+        for precision in ("fp32", "bf16"):
+            print(profile_update(precision))
     return 0
 
 

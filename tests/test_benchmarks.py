@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import step_parts  # noqa: E402
 from saturation import saturation  # noqa: E402
-from update_breakdown import update_flops  # noqa: E402
+from update_breakdown import one_update, op_kinds, update_flops  # noqa: E402
 
 import train  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
@@ -35,6 +35,25 @@ def test_update_flops_are_the_products_the_hand_written_update_runs(kw):
     with FlopCounterMode(display=False) as counted:
         update()
     assert counted.get_total_flops() == update_flops(agent, 32) > 0
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_op_kinds_count_the_updates_products_and_lose_no_time(precision):
+    """The profile's kinds must hold all 28 products of a 2-hidden-layer update (15 forward addmm, 13 mm),
+    the two Adam steps, and every op's self time exactly once."""
+    from torch.profiler import ProfilerActivity, profile
+
+    update, _ = one_update(16, 32, "manual", precision)
+    update()  # the first call steps Adam through opt.step(): profile later ones
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            update()
+    averages = prof.key_averages()
+    kinds = op_kinds(averages, 3)
+    assert kinds["matrix products"][1] == 28 and kinds["fused Adam"][1] == 2
+    assert kinds["views, allocations and reads (no arithmetic)"][1] > 0
+    total = sum(e.self_cpu_time_total for e in averages) / 3
+    assert sum(us for us, _ in kinds.values()) == pytest.approx(total, rel=1e-9) and total > 0
 
 
 def test_step_parts_clock_exactly_the_window_and_put_train_back(tmp_path):
