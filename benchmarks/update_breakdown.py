@@ -226,8 +226,8 @@ def main() -> int:
                    help="also break the hand-written update down by kind of op, in fp32 and bf16 (torch.profiler)")
     args = p.parse_args()
     if args.profile and args.threads != 1:
-        # at 2 threads the profiler's bookkeeping slowed the ops themselves: in one run their self time
-        # summed to 6.0 ms a bf16 update, against 3.5 ms for the update without the profiler
+        # at 2 threads the profiler slowed the ops themselves: their self time summed to 6.0 ms a bf16 update,
+        # against 3.5 ms for the update without it (results/update_breakdown_amd_2thread_profile_refused.txt)
         p.error("--profile needs --threads 1: with more threads the profiler slows the ops it times")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
