@@ -49,6 +49,18 @@ def timed_steps(csv_path: Path, since: int = 0) -> tuple[int, float]:
     return int(covered.sum()), float(np.sum(covered / sps[keep]))
 
 
+def env_of(csv_path: Path) -> str:
+    """The env a run's CSV belongs to, from where train.py and sweep.py put it.
+
+    runs/<env>/<run-name>/metrics.csv (train.py; a sweep's <env>/seed<k>/metrics.csv too), or a
+    sweep's exported copy, <env>_seed<k>.csv (sweep.py's `trial_name`).
+    """
+    if csv_path.name == "metrics.csv":
+        return csv_path.parent.parent.name
+    env, sep, seed = csv_path.stem.rpartition("_seed")
+    return env if sep and seed.isdigit() else csv_path.stem
+
+
 def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str, ylabel: str,
               label: str | None = None, run_labels: list[str] | None = None,
               mean_of: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path} has no rows tagged {args.tag!r}", file=sys.stderr)
             return 2
         curves.append((steps, values))
-    title = args.title or args.csvs[0].parent.parent.name  # runs/<env>/<run-name>/metrics.csv
+    title = args.title or env_of(args.csvs[0])
     names = [p.stem if p.name != "metrics.csv" else p.parent.name for p in args.csvs]
     try:
         grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
@@ -82,6 +83,17 @@ def test_plot_draws_mean_of_several_runs(tmp_path):
     assert r.stdout.strip() == f"wrote {tmp_path / 'c.png'}: 2 run(s), 4 points, last mean 50.0"
     img = imageio.imread(tmp_path / "c.png")
     assert img.shape[0] > 300 and img.std() > 10
+
+
+@pytest.mark.parametrize("path, env", [
+    ("runs/HalfCheetah-v5/tuned-seed0-20261125-120000/metrics.csv", "HalfCheetah-v5"),  # train.py's run folder
+    ("sweeps/x/Hopper-v5/seed1/metrics.csv", "Hopper-v5"),                               # a trial in a sweep
+    ("results/envs-seed0/MountainCarContinuous-v0_seed0.csv", "MountainCarContinuous-v0"),  # sweep.py --export
+    ("results/halfcheetah_manual_60k_seed0.csv", "halfcheetah_manual_60k"),
+    ("results/rocket_ddpg_seed0_evals.csv", "rocket_ddpg_seed0_evals"),                 # no seed suffix: the stem
+])
+def test_plot_titles_each_csv_layout_with_its_env(path, env):
+    assert plot.env_of(Path(path)) == env
 
 
 @pytest.mark.parametrize("text, needle", [
