@@ -363,11 +363,25 @@ def finished_finals(results: dict[int, dict[str, Any] | None]) -> list[float]:
     return [r["final"] for r in results.values() if r is not None and r["done"] and "final" in r]
 
 
+def plot_seeds(started: dict[int, dict[str, Any]], out: Path, title: str, ylabel: str, not_done: str) -> bool:
+    """Every seed's evaluation curve, and the mean of the finished ones (of all, while none has finished), as
+    the final column does, to a PNG (`trial_result`s by seed). False, and no PNG, if none has evaluated yet."""
+    from plot import plot_runs
+
+    plotted = {s: (r["eval_steps"], r["evals"]) for s, r in started.items() if len(r["evals"])}
+    if not plotted:
+        return False
+    done = [k for k, s in enumerate(plotted) if started[s]["done"]]
+    plot_runs(list(plotted.values()), out, f"{title}, {len(plotted)} seed{'s' if len(plotted) > 1 else ''}", ylabel,
+              label=f"mean of the {len(done)} finished" if done and len(done) < len(plotted) else None,
+              run_labels=[f"seed {s}" + ("" if started[s]["done"] else f" ({not_done})") for s in plotted],
+              mean_of=done or None)
+    return True
+
+
 def summarize(sweep_dir: Path, running: bool | None = None) -> str:
     """The sweep's results as markdown (also written to summary.md), and one curve PNG per env. An unfinished
     trial is marked (running) while a sweep.py driver holds the folder (or `running` says so), else (stopped)."""
-    from plot import plot_runs
-
     spec = load_spec(sweep_dir)
     running = ckpt_io.in_use(sweep_dir) if running is None else running
     not_done = "running" if running else "stopped"
@@ -412,16 +426,8 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
                      else "– (no evaluation yet) | –")
             per_trial.append(f"| {env_id} | {s} | {r['steps']:,}{status} | {evals} | "
                              f"{r['wall_s'] / 3600:.2f} h | {r['sps']:.0f} |")
-        plotted = {s: (r["eval_steps"], r["evals"]) for s, r in started.items() if len(r["evals"])}
-        if plotted:
-            # the mean covers the finished seeds once there are any, as the final column does
-            done = [k for k, s in enumerate(plotted) if started[s]["done"]]
-            plot_runs(list(plotted.values()), sweep_dir / f"{env_id}.png",
-                      f"{env_id}, {preset} preset, {len(plotted)} seed{'s' if len(plotted) > 1 else ''}",
-                      f"evaluation return ({cfg.eval_episodes} episodes)",
-                      label=f"mean of the {len(done)} finished" if done and len(done) < len(plotted) else None,
-                      run_labels=[f"seed {s}" + ("" if started[s]["done"] else f" ({not_done})") for s in plotted],
-                      mean_of=done or None)
+        plot_seeds(started, sweep_dir / f"{env_id}.png", f"{env_id}, {preset} preset",
+                   f"evaluation return ({cfg.eval_episodes} episodes)", not_done)
     text = "\n".join(lines + per_trial) + "\n"
     (sweep_dir / SUMMARY_FILE).write_text(text)
     return text

@@ -1,6 +1,6 @@
 """results/benchmark.md: one row per env from finished sweeps, beside published DDPG figures.
 
-    python benchmarks/results_table.py results/*/ --out results/benchmark.md   # the committed exports
+    python benchmarks/results_table.py results/*/ --out results/benchmark.md --curves results/curves
     python benchmarks/results_table.py ~/sweeps/* results/*/                  # and sweeps still running
 
 Each argument is a sweep folder or a results folder that `sweep.py --summary DIR --export` wrote
@@ -16,12 +16,15 @@ furthest. The budget is the env's own (its entry in ddpg/env_settings.toml); a r
 fewer steps is marked as short, and is not judged. "Final" is the last deterministic evaluation
 of each trial that reached the step count (mean ± std over those seeds); "best" is the highest
 evaluation of any of its trials. Published figures are in results/published_ddpg.csv, each with
-its source, env version and metric, since they are not measured the same way.
+its source, env version and metric, since they are not measured the same way. With --curves DIR,
+each row also gets DIR/<env>.png, every seed of the row drawn as `sweep.py --summary` draws a
+sweep's, and a last column linking to it.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -53,10 +56,10 @@ MEASURED_BY = ("total_steps", "eval_interval", "eval_episodes")
 
 
 def env_results(sweep_dirs: list[Path], env_id: str,
-                default: Config) -> tuple[tuple[list[str], dict, int, int] | None, int]:
+                default: Config) -> tuple[tuple[list[str], dict, int, int, int] | None, int]:
     """The row for env_id: (its sweeps' names, {seed: result of each started trial}, the step count, the
-    number of seeds fixed in advance), or None; also how many sweeps of env_id were skipped because they
-    ran other settings than its defaults (`default`).
+    number of seeds fixed in advance, the evaluation episodes), or None; also how many sweeps of env_id were
+    skipped because they ran other settings than its defaults (`default`).
 
     Sweeps that train env_id with its defaults and measure it the same way (MEASURED_BY) pool their
     seeds, so seeds run in a later sweep join the row of the earlier ones. Of such pools the row is one
@@ -94,11 +97,11 @@ def env_results(sweep_dirs: list[Path], env_id: str,
                       f"furthest", file=sys.stderr)
             pool["results"][s], pool["from"][s] = r, d
     best, best_rank = None, None
-    for (total, *_), pool in pools.items():
+    for (total, _, episodes), pool in pools.items():
         rank = (total >= budget, sum(r["steps"] for r in pool["results"].values()))
         if pool["results"] and (best is None or rank > best_rank):
             used = [d.name for d in sweep_dirs if d in pool["from"].values()]
-            best, best_rank = (used, pool["results"], total, len(pool["seeds"])), rank
+            best, best_rank = (used, pool["results"], total, len(pool["seeds"]), episodes), rank
     return best, skipped
 
 
@@ -108,12 +111,23 @@ def main() -> int:
                    help="sweep or exported results folders (those without a sweep.json are skipped)")
     p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
+    p.add_argument("--curves", type=Path, default=None,
+                   help="also draw each row's seeds into DIR/<env>.png, linked from a last column")
     args = p.parse_args()
+    if args.curves:
+        try:
+            args.curves.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            p.error(f"--curves {args.curves}: {e.strerror or e}")
+    # links are relative to where the table is written
+    link_base = args.out.resolve().parent if args.out else Path.cwd()
     sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
     with open(args.published, newline="") as f:
         published = list(csv.DictReader(f))
     lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
-             "(source, version, metric) | at or above it? | sweeps |", "|---|---|---|---|---|---|---|---|"]
+             "(source, version, metric) | at or above it? | sweeps |" + (" curve |" if args.curves else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if args.curves else "")]
+    none = " – |" if args.curves else ""  # the curve cell of a row without one
     try:
         for env_id in ENVS:
             refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
@@ -126,9 +140,9 @@ def main() -> int:
             if found is None:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
                         f"other settings skipped)" if skipped else "not run yet")
-                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |")
+                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |{none}")
                 continue
-            names, results, total, n_seeds = found
+            names, results, total, n_seeds, episodes = found
             finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
@@ -145,13 +159,18 @@ def main() -> int:
                             f"{'yes' if np.mean(at) >= target else 'no'}" if len(at) == len(finals) else
                             f" at {total:,}; not judged at {PUBLISHED_STEPS:,} (the published budget): "
                             f"{len(finals) - len(at)} seed(s) have no evaluation there")
+            curve = none
+            png = args.curves / f"{env_id}.png" if args.curves else None
+            if png and sweep.plot_seeds(results, png, f"{env_id} ({', '.join(names)})",
+                                        f"evaluation return ({episodes} episodes)", "unfinished"):
+                curve = f" [curve]({Path(os.path.relpath(png.resolve(), link_base)).as_posix()}) |"
             lines.append(f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
-                         f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |")
+                         f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |{curve}")
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for env_id, why in UNSUPPORTED.items():
-        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |")
+        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |{none}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:

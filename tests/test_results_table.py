@@ -3,12 +3,17 @@ import json
 import subprocess
 import sys
 
+import imageio.v2 as imageio
 import pytest
 
+import plot
 import sweep
 from conftest import ROOT
 from ddpg import config
 from ddpg.config import make_config
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import results_table  # noqa: E402
 
 IP = "InvertedPendulum-v5"
 
@@ -203,4 +208,43 @@ def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, script):
     r = subprocess.run([sys.executable, str(ROOT / script), *inputs, "--out", "/proc/ddpg/out"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --out /proc/ddpg/out"), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_curves_draw_each_rows_pooled_seeds_and_link_them_from_the_table(tmp_path, monkeypatch):
+    # Hopper: seed 0 in one sweep, seed 1 (finished) and seed 2 (halfway) in a later one: one curve of 3 seeds.
+    fake_sweep(tmp_path / "s0", ["Hopper-v5"], [0], 1_000_000, {0: 1500.0})
+    fake_sweep(tmp_path / "s12", ["Hopper-v5"], [1, 2], 1_000_000, {1: 2500.0}, running=(2, -50.0))
+    out = tmp_path / "results" / "benchmark.md"
+    out.parent.mkdir()
+    drawn = []
+
+    def plot_runs(curves, png, title, ylabel, **kw):  # records what is drawn, then draws it
+        drawn.append((png.name, [list(v) for _, v in curves], kw["run_labels"], kw["mean_of"]))
+        return real(curves, png, title, ylabel, **kw)
+    real = plot.plot_runs
+    monkeypatch.setattr(plot, "plot_runs", plot_runs)
+    monkeypatch.setattr(sys, "argv", ["results_table.py", str(tmp_path / "s0"), str(tmp_path / "s12"),
+                                      "--out", str(out), "--curves", str(out.parent / "curves")])
+    assert results_table.main() == 0
+    # every seed of the row, each whole; the mean over the two finished ones only
+    assert drawn == [("Hopper-v5.png", [[1450.0, 1500.0], [2450.0, 2500.0], [-50.0]],
+                      ["seed 0", "seed 1", "seed 2 (unfinished)"], [0, 1])]
+    lines = out.read_text().splitlines()
+    assert lines[0].endswith("| sweeps | curve |") and lines[1] == "|---" * 9 + "|"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines}
+    assert rows["Hopper-v5"].endswith("| s0, s12 | [curve](curves/Hopper-v5.png) |"), rows["Hopper-v5"]
+    assert rows["Ant-v5"].endswith("| not run yet | – | – | – | 990 (Tianshou DDPG, v3, best point within 1M steps); "
+                                   "889 (TD3 paper Table 1 (tuned DDPG), v1, best point) | – | – | – |")
+    assert rows["CarRacing-v3"].endswith("| – | – |") and rows["CarRacing-v3"].count(" | ") == 8
+    assert sorted(p.name for p in (out.parent / "curves").iterdir()) == ["Hopper-v5.png"]  # none for rows without runs
+    img = imageio.imread(out.parent / "curves" / "Hopper-v5.png")
+    assert img.shape[0] > 300 and img.std() > 10
+
+
+def test_an_unwritable_curves_folder_is_one_line_and_exit_2(tmp_path):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "s"),
+                        "--curves", "/proc/ddpg/curves"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--curves /proc/ddpg/curves" in r.stderr.strip().splitlines()[-1], r.stderr
     assert "Traceback" not in r.stderr
