@@ -53,7 +53,8 @@ def per_call_us(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def one_update(hidden: int, batch: int, backward: str, precision: str = "fp32") -> tuple[Callable[[], object], DDPGAgent]:
+def one_update(hidden: int, batch: int, backward: str,
+               precision: str = "fp32") -> tuple[Callable[[], object], DDPGAgent]:
     """An update function on HalfCheetah-sized inputs, its buffer holding 20k random rows of 1M, and its agent."""
     rng = np.random.default_rng(0)
     cfg = make_config({"hidden_sizes": (hidden, hidden), "batch_size": batch, "backward": backward,
@@ -188,9 +189,10 @@ OP_KINDS = {"aten::mm": "matrix products", "aten::addmm": "matrix products",
 
 
 def op_kinds(averages: Iterable[Any], calls: int) -> dict[str, tuple[float, float]]:
-    """(µs of self time, op calls, nested ones included) per call of the profiled function, by OP_KINDS, from profiler key averages.
+    """(µs of self time, op calls) per call of the profiled function, by OP_KINDS, from profiler key averages.
 
-    Self time counts each op's own work once, not the ops it calls, so the kinds sum to the total.
+    Self time counts each op's own work once, not the ops it calls, so the kinds sum to the total; the
+    calls count nested ones too (a relu_ and the clamp_min_ it runs are two).
     """
     kinds: dict[str, list[float]] = {}
     for e in averages:
