@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import train
 from ddpg import checkpoint as ckpt_io
@@ -33,6 +34,7 @@ from ddpg.config import (Config, add_config_flags, config_from_dict, env_setting
 from ddpg.errors import ArgumentParser, DDPGError
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files
+from ddpg.runtime import check_matmul_precision
 
 ROOT = Path(__file__).resolve().parent
 SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
@@ -201,6 +203,8 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
         make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
         for seed in args.seeds:
             cfg = make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
+        if args.address is None and (args.gpus_per_trial == 0 or cfg.device == "cpu"):  # trials on this CPU
+            check_matmul_precision(cfg.matmul_precision, torch.device("cpu"))
         configs[env_id] = recorded_config(cfg)  # the same for every seed
     spec["configs"] = configs
     return spec

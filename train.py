@@ -31,7 +31,7 @@ from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
 from ddpg.logger import Logger, log_files, new_run_id
 from ddpg.noise import make_noise
-from ddpg.runtime import flush_denormals, keep_freed_memory
+from ddpg.runtime import check_matmul_precision, flush_denormals, keep_freed_memory
 from ddpg.update_paths import make_update
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes use seeds the training resets never draw from the same stream
@@ -138,6 +138,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     checkpoint (sweep.py reports both to Tune).
     """
     device = resolve_device(cfg.device)
+    check_matmul_precision(cfg.matmul_precision, device)
     keep_freed_memory()
     flush_denormals()
     in_place = resume_state is not None and not new_run

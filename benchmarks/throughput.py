@@ -95,13 +95,27 @@ def torch_version() -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's name, x86 family and model, and which of the units the products can use it has.
+
+    The name alone does not tell an AMD EPYC with AVX-512 and bf16 (Zen 4) from one without (Zen 3),
+    and bf16 ran 20x slower than fp32 on the second.
+    """
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())  # the first CPU's lines
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info and "model" in info:
+        name += f" (family {info['cpu family']}, model {info['model']})"
+    if "flags" in info:
+        flags = set(info["flags"].split())
+        units = [unit for unit, flag in (("AVX-512", "avx512f"), ("AVX512_BF16", "avx512_bf16"), ("AMX-BF16", "amx_bf16"))
+                 if flag in flags]
+        name += ", " + (", ".join(units) if units else "no AVX-512")
+    return name
 
 
 def main() -> int:

@@ -112,7 +112,8 @@ class Config:
     compile: bool = _f(False, "torch.compile the update step", role="speed")
     cudagraphs: bool = _f(False, "capture the update step as one CUDA graph (CUDA only)", role="speed")
     matmul_precision: str = _f("fp32", "the update's matrix products: 'fp32', or 'bf16' (bf16 inputs, fp32 "
-                                       "accumulation; weights, Adam, targets and losses stay fp32)", role="precision",
+                                       "accumulation; weights, Adam, targets and losses stay fp32; refused on a CPU "
+                                       "without bf16 arithmetic)", role="precision",
                                choices=MATMUL_PRECISIONS)
 
     def validate(self) -> None:

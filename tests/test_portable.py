@@ -8,6 +8,7 @@ import torch
 import train
 from conftest import TINY
 from ddpg import checkpoint as ckpt_io
+from ddpg import runtime
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import Batch, ReplayBuffer
 from ddpg.config import config_from_dict, make_config
@@ -134,7 +135,8 @@ def test_cudagraphs_checkpoint_from_cuda_resumes_on_the_cpu(cuda_checkpoint, tmp
     assert saved["buffer"]["generator"].numel() == 5056  # sampling went on from a CPU generator
 
 
-def test_matmul_precision_is_saved_and_may_change_on_resume(tmp_path, capsys):
+def test_matmul_precision_is_saved_and_may_change_on_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runtime, "native_bf16", lambda: True)  # a CPU without bf16 refuses it (test_cli.py)
     out = {"models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")}
     first = train.train(make_config({**TINY, "total_steps": 400, "matmul_precision": "bf16", **out}), quiet=True)
     assert "hand-written backward (bf16 matrix products) update" in capsys.readouterr().err
@@ -143,9 +145,33 @@ def test_matmul_precision_is_saved_and_may_change_on_resume(tmp_path, capsys):
     assert train.resolve_config({"resume": str(first["checkpoint"])})[0].matmul_precision == "bf16"
     # a checkpoint from before the flag resumes in fp32
     assert config_from_dict({k: v for k, v in saved.items() if k != "matmul_precision"}).matmul_precision == "fp32"
+    # where bf16 would be emulated, the bf16 run is refused in one line, and its checkpoint kept as it was
+    monkeypatch.setattr(runtime, "native_bf16", lambda: False)
+    before = first["checkpoint"].read_bytes()
+    capsys.readouterr()
+    assert train.main(["--resume", str(first["checkpoint"]), "--total-steps", "600"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --matmul-precision bf16: ") and "use --matmul-precision fp32" in err[-1], err
+    assert first["checkpoint"].read_bytes() == before
     cfg, state, _ = train.resolve_config({"resume": str(first["checkpoint"]), "total_steps": 600,
                                           "matmul_precision": "fp32"})
     second = train.train(cfg, state, quiet=True, out_dir=first["checkpoint"].parent)
     assert "hand-written backward update" in capsys.readouterr().err
     saved = ckpt_io.load(second["checkpoint"], "checkpoint")
     assert (saved["step"], saved["config"]["matmul_precision"]) == (600, "fp32")
+
+
+@pytest.mark.parametrize("caps, native", [({"avx512_bf16": True, "amx_bf16": False}, True),
+                                          ({"avx512_bf16": False, "amx_bf16": True}, True),
+                                          ({"avx512_bf16": False, "amx_bf16": False, "avx2": True}, False)])
+def test_bf16_counts_as_native_only_with_avx512_bf16_or_amx(monkeypatch, caps, native):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"cpu_name": "a CPU", **caps})
+    assert runtime.native_bf16() is native
+    cpu_check = lambda: runtime.check_matmul_precision("bf16", torch.device("cpu"))  # noqa: E731
+    if native:
+        cpu_check()
+    else:
+        with pytest.raises(DDPGError, match="--matmul-precision bf16: a CPU has no bf16 arithmetic"):
+            cpu_check()
+    runtime.check_matmul_precision("fp32", torch.device("cpu"))  # fp32 and CUDA are never refused
+    runtime.check_matmul_precision("bf16", torch.device("cuda"))

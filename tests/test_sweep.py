@@ -171,6 +171,18 @@ def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle
     assert not d.exists()
 
 
+def test_bf16_on_a_cpu_that_would_emulate_it_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
+    from ddpg import runtime
+
+    monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("Ray started for a sweep that cannot run"))
+    monkeypatch.setattr(runtime, "native_bf16", lambda: False)
+    d = tmp_path / "bf16"
+    assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "0", "--matmul-precision", "bf16", "--sweep-dir", str(d)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --matmul-precision bf16: "), err
+    assert not d.exists()
+
+
 def test_an_unwritable_sweep_dir_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("Ray started for a sweep it cannot write"))
     (tmp_path / "a_file").write_text("x")
