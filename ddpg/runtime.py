@@ -1,4 +1,5 @@
-"""Process-level settings for speed, which change no result beyond values under 1e-38, and a check that\nbf16 would be fast here."""
+"""Process-level settings for speed, which change no result beyond values under 1e-38, and a check that
+bf16 would be fast here."""
 from __future__ import annotations
 
 import ctypes

@@ -136,7 +136,7 @@ def test_cudagraphs_checkpoint_from_cuda_resumes_on_the_cpu(cuda_checkpoint, tmp
 
 
 def test_matmul_precision_is_saved_and_may_change_on_resume(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(runtime, "native_bf16", lambda: True)  # a CPU without bf16 refuses it (test_cli.py)
+    monkeypatch.setattr(runtime, "native_bf16", lambda: True)  # this CPU may lack it; refusing is tested below
     out = {"models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")}
     first = train.train(make_config({**TINY, "total_steps": 400, "matmul_precision": "bf16", **out}), quiet=True)
     assert "hand-written backward (bf16 matrix products) update" in capsys.readouterr().err
