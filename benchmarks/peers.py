@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from throughput import MATMUL_PRECISIONS, cpu_model, one_path  # noqa: E402
 
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 
 ENV = "HalfCheetah-v5"
 BUFFER = 1_000_000
@@ -159,13 +159,20 @@ def main() -> int:
     # train.py starts updating at max(learning_starts, batch size); below that its warm-up would be shorter.
     if args.learning_starts < SETTINGS["batch_size"] or args.warmup < 0:
         p.error(f"--learning-starts must be >= {SETTINGS['batch_size']} (the batch size) and --warmup >= 0")
+    import torch
+
+    from ddpg.runtime import check_matmul_precision
+    try:  # before any run, or SB3's side would run for nothing
+        check_matmul_precision(args.matmul_precision, torch.device("cpu"))
+    except DDPGError as e:
+        print(f"peers.py: {e}", file=sys.stderr)
+        return 2
     try:
         import stable_baselines3
     except ImportError as e:
         print(f"peers.py: Stable-Baselines3 is missing ({e}); install it with: pip install stable-baselines3",
               file=sys.stderr)
         return 2
-    import torch
 
     check_project_settings()
     sides = {"project": project_path, "sb3": sb3_path}

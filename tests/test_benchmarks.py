@@ -96,3 +96,16 @@ def test_benchmark_scripts_refuse_bad_input_in_one_line(tmp_path, argv, error):
     r = subprocess.run([sys.executable, str(script), *argv[1:]], cwd=tmp_path, capture_output=True, text=True,
                        timeout=120)
     assert (r.returncode, r.stderr.strip().splitlines(), r.stdout) == (2, [error], "")
+
+
+def test_peers_refuses_bf16_where_it_would_be_emulated_before_running_either_side(monkeypatch, capsys):
+    import peers
+    from ddpg import runtime
+
+    monkeypatch.setattr(runtime, "native_bf16", lambda: False)
+    for side in ("project_path", "sb3_path"):
+        monkeypatch.setattr(peers, side, lambda *a: pytest.fail("a side ran"))
+    monkeypatch.setattr(sys, "argv", ["peers.py", "--matmul-precision", "bf16", "--pairs", "1"])
+    assert peers.main() == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("peers.py: --matmul-precision bf16: "), err
