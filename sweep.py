@@ -203,11 +203,17 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
         make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
         for seed in args.seeds:
             cfg = make_config(trial_flags(spec, env_id, seed))  # bad flag values fail here
-        if args.address is None and (args.gpus_per_trial == 0 or cfg.device == "cpu"):  # trials on this CPU
-            check_matmul_precision(cfg.matmul_precision, torch.device("cpu"))
         configs[env_id] = recorded_config(cfg)  # the same for every seed
     spec["configs"] = configs
     return spec
+
+
+def check_precision_here(spec: dict[str, Any]) -> None:
+    """Refuse bf16 for trials that would run on this machine's CPU without bf16 arithmetic, before Ray starts."""
+    for env_id in spec["envs"]:
+        cfg = make_config(trial_flags(spec, env_id, spec["seeds"][0]))
+        if spec["gpus_per_trial"] == 0 or cfg.device == "cpu":
+            check_matmul_precision(cfg.matmul_precision, torch.device("cpu"))
 
 
 def load_spec(sweep_dir: Path) -> dict[str, Any]:
@@ -500,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                                 f"resume that folder, and export again")
         else:
             spec = new_spec(args)
+        if args.address is None:  # the trials run here
+            check_precision_here(spec)
         if args.cpus is not None and (args.cpus < 1 or args.address is not None):
             raise DDPGError("--cpus sizes a local Ray: give it a value >= 1, and no --address")
         sweep_dir = Path(spec["sweep_dir"])

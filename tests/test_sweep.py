@@ -177,10 +177,21 @@ def test_bf16_on_a_cpu_that_would_emulate_it_is_refused_before_ray_starts(tmp_pa
     monkeypatch.setattr(sweep, "connect", lambda *a: pytest.fail("Ray started for a sweep that cannot run"))
     monkeypatch.setattr(runtime, "native_bf16", lambda: False)
     d = tmp_path / "bf16"
-    assert sweep.main(["--envs", "Pendulum-v1", "--seeds", "0", "--matmul-precision", "bf16", "--sweep-dir", str(d)]) == 2
+    argv = ["--envs", "Pendulum-v1", "--seeds", "0", "--matmul-precision", "bf16", "--sweep-dir", str(d)]
+    assert sweep.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --matmul-precision bf16: "), err
     assert not d.exists()
+    # a bf16 sweep started on a machine with bf16, resumed on one without
+    monkeypatch.setattr(runtime, "native_bf16", lambda: True)
+    spec = sweep.new_spec(sweep.build_parser().parse_args(argv))
+    monkeypatch.setattr(runtime, "native_bf16", lambda: False)
+    d.mkdir()
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    assert sweep.main(["--resume", str(d)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --matmul-precision bf16: "), err
+    assert [p.name for p in d.iterdir()] == [sweep.SPEC_FILE]
 
 
 def test_an_unwritable_sweep_dir_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
