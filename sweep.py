@@ -212,7 +212,7 @@ def check_precision_here(spec: dict[str, Any]) -> None:
     """Refuse bf16 for trials that would run on this machine's CPU without bf16 arithmetic, before Ray starts."""
     for env_id in spec["envs"]:
         cfg = make_config(trial_flags(spec, env_id, spec["seeds"][0]))
-        if spec["gpus_per_trial"] == 0 or cfg.device == "cpu":
+        if cfg.device == "cpu":  # trial_flags makes it so for a 0-GPU trial
             check_matmul_precision(cfg.matmul_precision, torch.device("cpu"))
 
 
