@@ -1,6 +1,6 @@
 """results/benchmark.md: one row per env from finished sweeps, beside published DDPG figures.
 
-    python benchmarks/results_table.py results/*/ --out results/benchmark.md --curves results/curves
+    python benchmarks/results_table.py results/*/ --out results/benchmark.md --curves results/curves --readme README.md
     python benchmarks/results_table.py ~/sweeps/* results/*/                  # and sweeps still running
 
 Each argument is a sweep folder or a results folder that `sweep.py --summary DIR --export` wrote
@@ -18,7 +18,8 @@ of each trial that reached the step count (mean ± std over those seeds); "best"
 evaluation of any of its trials. Published figures are in results/published_ddpg.csv, each with
 its source, env version and metric, since they are not measured the same way. With --curves DIR,
 each row also gets DIR/<env>.png, every seed of the row drawn as `sweep.py --summary` draws a
-sweep's, and a last column linking to it.
+sweep's, and a last column linking to it. With --readme FILE, the same table (links relative to FILE)
+also replaces what lies between FILE's two marker lines, so the README shows the committed table.
 """
 from __future__ import annotations
 
@@ -49,6 +50,32 @@ LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCa
 # What a sweep may change and still be the env's row: how long and how it runs, not the maths
 # (--matmul-precision changes the products' rounding, so a bf16 sweep is an experiment).
 RUN_ONLY = {"seed", *fields_with("budget", "bookkeeping", "place", "speed")}
+
+
+# The README's copy of the table sits between these two lines.
+README_MARKERS = ("<!-- results_table.py: start -->", "<!-- results_table.py: end -->")
+
+
+def replace_block(text: str, block: str) -> str:
+    """text with the lines between README_MARKERS replaced by block; DDPGError where the markers are not
+    there once each, in order."""
+    start, end = README_MARKERS
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise DDPGError(f"needs the lines {start!r} and {end!r}, once each and in that order")
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + block + end + rest.split(end, 1)[1]
+
+
+def render(rows: list[tuple[str, Path | None]], curves: bool, link_base: Path) -> str:
+    """The table, with each row's curve linked relative to link_base (the folder of the file it goes in)."""
+    lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
+             "(source, version, metric) | at or above it? | sweeps |" + (" curve |" if curves else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if curves else "")]
+    for text, png in rows:
+        curve = (f" [curve]({Path(os.path.relpath(png.resolve(), link_base)).as_posix()}) |" if png
+                 else " – |" if curves else "")
+        lines.append(text + curve)
+    return "\n".join(lines) + "\n"
 
 
 # How a row's figures are measured: trials that agree on these (and on the maths) are seeds of one row.
@@ -113,21 +140,25 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
     p.add_argument("--curves", type=Path, default=None,
                    help="also draw each row's seeds into DIR/<env>.png, linked from a last column")
+    p.add_argument("--readme", type=Path, default=None,
+                   help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
     args = p.parse_args()
+    readme_text = None
+    if args.readme:  # checked before any work, so a bad FILE costs nothing and is left as it was
+        try:
+            readme_text = args.readme.read_text()
+            replace_block(readme_text, "")
+        except (OSError, DDPGError) as e:
+            p.error(f"--readme {args.readme}: {getattr(e, 'strerror', None) or e}")
     if args.curves:
         try:
             args.curves.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             p.error(f"--curves {args.curves}: {e.strerror or e}")
-    # links are relative to where the table is written
-    link_base = args.out.resolve().parent if args.out else Path.cwd()
     sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
     with open(args.published, newline="") as f:
         published = list(csv.DictReader(f))
-    lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
-             "(source, version, metric) | at or above it? | sweeps |" + (" curve |" if args.curves else ""),
-             "|---|---|---|---|---|---|---|---|" + ("---|" if args.curves else "")]
-    none = " – |" if args.curves else ""  # the curve cell of a row without one
+    rows: list[tuple[str, Path | None]] = []  # each row without its curve cell, and its PNG if drawn
     try:
         for env_id in ENVS:
             refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
@@ -140,7 +171,7 @@ def main() -> int:
             if found is None:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
                         f"other settings skipped)" if skipped else "not run yet")
-                lines.append(f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |{none}")
+                rows.append((f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |", None))
                 continue
             names, results, total, n_seeds, episodes = found
             finals = sweep.finished_finals(results)
@@ -159,25 +190,30 @@ def main() -> int:
                             f"{'yes' if np.mean(at) >= target else 'no'}" if len(at) == len(finals) else
                             f" at {total:,}; not judged at {PUBLISHED_STEPS:,} (the published budget): "
                             f"{len(finals) - len(at)} seed(s) have no evaluation there")
-            curve = none
             png = args.curves / f"{env_id}.png" if args.curves else None
-            if png and sweep.plot_seeds(results, png, f"{env_id} ({', '.join(names)})",
-                                        f"evaluation return ({episodes} episodes)", "unfinished"):
-                curve = f" [curve]({Path(os.path.relpath(png.resolve(), link_base)).as_posix()}) |"
-            lines.append(f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
-                         f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |{curve}")
+            if png and not sweep.plot_seeds(results, png, f"{env_id} ({', '.join(names)})",
+                                            f"evaluation return ({episodes} episodes)", "unfinished"):
+                png = None
+            rows.append((f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
+                         f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |", png))
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for env_id, why in UNSUPPORTED.items():
-        lines.append(f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |{none}")
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if args.out:
-        try:
-            args.out.write_text(text)
+        rows.append((f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |", None))
+    curves = args.curves is not None
+    print(render(rows, curves, Path.cwd()), end="")
+    for flag, path, text in (("--out", args.out, lambda base: render(rows, curves, base)),
+                             ("--readme", args.readme,
+                              lambda base: replace_block(readme_text, render(rows, curves, base)))):
+        if path is None:
+            continue
+        try:  # links are relative to where the table is written; a whole new file replaces the old at once
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text(path.resolve().parent))
+            os.replace(tmp, path)
         except OSError as e:
-            print(f"error: --out {args.out}: {e.strerror or e}", file=sys.stderr)
+            print(f"error: {flag} {path}: {e.strerror or e}", file=sys.stderr)
             return 2
     return 0
 

@@ -249,3 +249,42 @@ def test_an_unwritable_curves_folder_is_one_line_and_exit_2(tmp_path):
                         "--curves", "/proc/ddpg/curves"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--curves /proc/ddpg/curves" in r.stderr.strip().splitlines()[-1], r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_readme_gets_the_same_table_between_its_markers_with_links_from_its_folder(tmp_path):
+    fake_sweep(tmp_path / "s", ["Hopper-v5"], [0], 1_000_000, {0: 1500.0})
+    out, readme = tmp_path / "results" / "benchmark.md", tmp_path / "README.md"
+    start, end = results_table.README_MARKERS
+    readme.write_text(f"# intro\n\n{start}\nan old table\n{end}\n\nnotes\n")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "s"), "--out", str(out),
+           "--curves", str(out.parent / "curves"), "--readme", str(readme)]
+    for _ in range(2):  # a second run replaces the first run's table, and nothing else
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        head, block, tail = readme.read_text().split("<!-- results_table.py: ")
+        assert head == "# intro\n\n" and tail == "end -->\n\nnotes\n"
+        table_lines = block.splitlines()[1:]
+        assert len(table_lines) == len(results_table.ENVS) + len(results_table.UNSUPPORTED) + 2
+        # the same rows as benchmark.md; only the curve link moves to the README's folder
+        assert "\n".join(table_lines) + "\n" == out.read_text().replace("](curves/", "](results/curves/")
+        assert "[curve](results/curves/Hopper-v5.png)" in block
+
+
+@pytest.mark.parametrize("text", ["# no markers\n", "<!-- results_table.py: end -->\n<!-- results_table.py: start -->\n"])
+def test_a_readme_without_its_markers_is_one_line_and_exit_2_and_left_as_it_was(tmp_path, text):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "s"),
+                        "--readme", str(readme)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and f"--readme {readme}" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and readme.read_text() == text and r.stdout == ""
+
+
+def test_the_committed_readme_shows_the_committed_benchmark_table():
+    # benchmark.md and the README are written by one command; editing or rebuilding one alone fails here
+    block = (ROOT / "README.md").read_text().split(results_table.README_MARKERS[0] + "\n")[1]
+    block = block.split(results_table.README_MARKERS[1])[0]
+    committed = (ROOT / "results" / "benchmark.md").read_text()
+    assert block == committed.replace("](curves/", "](results/curves/")
+    assert block.count("\n| ") == len(results_table.ENVS) + len(results_table.UNSUPPORTED)
