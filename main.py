@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = ckpt_io.default_actor(args.models_dir, args.env)
         if not path.is_file():
+            make_env(args.env, **env_kwargs).close()  # an unknown or unsupported env says so, not "train it"
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
                             + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
         mode = None if args.no_render else ("rgb_array" if record else "human")

@@ -93,6 +93,16 @@ def test_main_without_weights_says_to_train(tmp_path):
     assert_clean_error(run("main.py", "--no-render", cwd=tmp_path), "python train.py", "HalfCheetah-v5")
 
 
+@pytest.mark.parametrize("env, needles", [
+    ("CarRacing-v3", ["CarRacing-v3 has observations", "supported: a flat (1-D) Box"]),
+    ("HalfCheetah-v9", ["unknown or unavailable env 'HalfCheetah-v9'"]),
+])
+def test_main_without_weights_for_an_env_it_cannot_train_says_why_not_to_train(tmp_path, env, needles):
+    r = run("main.py", "--env", env, "--no-render", cwd=tmp_path)
+    assert_clean_error(r, *needles)
+    assert "python train.py" not in r.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_main_refuses_weights_from_another_env(trained, tmp_path):
     weights = only_run(trained, "Pendulum-v1") / "actor.pt"
     r = run("main.py", "--env", "MountainCarContinuous-v0", "--weights", str(weights), "--no-render", cwd=tmp_path)
