@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise DDPGError(f"rendering {args.env} failed ({type(e).__name__}: "
                                 f"{(str(e).strip().splitlines() or [''])[0]}{gl}); "
                                 f"try MUJOCO_GL=egl, or --no-render to evaluate only") from None
+            except Exception as e:  # e.g. ctrl_cost_weight=abc, which only fails inside step()
+                if not env_kwargs or isinstance(e, DDPGError):
+                    raise
+                raise DDPGError(f"{args.env} failed mid-episode with --env-kwargs {' '.join(args.env_kwargs)} "
+                                f"({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
         if video:
             print(f"video: {record} ({video.frames} frames at {fps} fps)")
     except DDPGError as e:

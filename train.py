@@ -370,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg, state, path = resolve_config(explicit)
         out_dir = None
         if state is not None:
-            print(f"resuming from {path} at step {state['step']}", file=sys.stderr)
+            print(f"resuming from {path} at step {state['step']}" + (
+                f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
+                f"--total-steps goes on" if state["step"] >= cfg.total_steps else ""), file=sys.stderr)
             out_dir, name = resume_folder(path, state, explicit.get("run_name"))
             cfg = dataclasses.replace(cfg, run_name=name)
             cfg.validate()

@@ -182,6 +182,13 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     if not path.is_file():
         raise DDPGError(f"no {kind} file at {path}")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise DDPGError(f"could not read {path}: {e.strerror or e}") from None
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive; this is some other kind of file
+        raise DDPGError(f"{path} is not a DDPG {kind} file: torch.save did not write it")
+    try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "weights only" in str(e).lower():
@@ -194,7 +201,8 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     if not isinstance(obj, dict) or obj.get("kind") not in ("actor", "checkpoint"):
         raise DDPGError(f"{path} is not a DDPG {kind} file written by this repo")
     if obj["kind"] != kind:
-        raise DDPGError(f"{path} is a {obj['kind']} file, expected a {kind} file")
+        article = {"actor": "an", "checkpoint": "a"}
+        raise DDPGError(f"{path} is {article[obj['kind']]} {obj['kind']} file, expected {article[kind]} {kind} file")
     version = obj.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DDPGError(f"{path} has format version {version}, newer than this code's {FORMAT_VERSION}; "

@@ -11,7 +11,11 @@ class DDPGError(Exception):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
-    error, instead of the whole usage block and then the error."""
+    error, instead of the whole usage block and then the error. Flags are matched whole: argparse's prefix
+    matching would read `sweep.py --seed 3` as `--seeds 3`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message}; see {self.prog} --help\n")

@@ -44,6 +44,11 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
     except RuntimeError as e:  # e.g. `import mujoco` refusing an unusable MUJOCO_GL value
         raise DDPGError(f"could not make env {env_id}: {str(e).strip().splitlines()[0]}") from None
+    except Exception as e:  # e.g. frame_skip=0 (ZeroDivisionError), a missing xml_file (OSError)
+        if not kwargs:
+            raise
+        raise DDPGError(f"env {env_id} failed to start with these arguments {kwargs}: {type(e).__name__}: "
+                        f"{(str(e).strip().splitlines() or [''])[0]}") from None
     if not isinstance(env.action_space, gym.spaces.Box):
         kind = type(env.action_space).__name__
         env.close()

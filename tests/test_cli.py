@@ -81,6 +81,9 @@ def test_train_rejects_bad_input(trained, args, needles):
     ("train.py", ["--total-steps", "abc"], ["--total-steps", "'abc'"]),
     ("sweep.py", ["--cpus", "x"], ["--cpus", "sweep.py --help"]),
     ("main.py", ["--bogus"], ["--bogus", "main.py --help"]),
+    # flags match whole: argparse's prefix matching would take these for --seeds and --total-steps
+    ("sweep.py", ["--envs", "Pendulum-v1", "--seeds", "0", "--seed", "3"], ["unrecognized arguments: --seed 3"]),
+    ("train.py", ["--env", "Pendulum-v1", "--total", "10"], ["unrecognized arguments: --total 10"]),
     ("plot.py", [], ["csvs"]),
     ("benchmarks/results_table.py", [], ["sweeps"]),
 ])
@@ -121,6 +124,29 @@ def test_truncated_and_corrupted_files_are_refused(trained, tmp_path):
     assert_clean_error(run("main.py", "--env", "Pendulum-v1", "--no-render", cwd=tmp_path), "actor.pt", "corrupted")
     assert_clean_error(run("train.py", "--env", "Pendulum-v1", "--resume", cwd=tmp_path), "checkpoint.pt")
     assert snapshot(tmp_path) == before
+
+
+def test_a_file_torch_did_not_write_is_named_as_such_and_a_file_of_the_other_kind_too(trained, tmp_path):
+    (tmp_path / "notes.pt").write_text("# not weights\n")
+    actor = only_run(trained, "Pendulum-v1") / "actor.pt"
+    before = snapshot(tmp_path)
+    r = run("main.py", "--env", "Pendulum-v1", "--weights", str(tmp_path / "notes.pt"), "--no-render", cwd=tmp_path)
+    assert_clean_error(r, "notes.pt is not a DDPG actor file: torch.save did not write it")
+    r = run("train.py", "--resume", str(tmp_path / "notes.pt"), cwd=tmp_path)
+    assert_clean_error(r, "notes.pt is not a DDPG checkpoint file: torch.save did not write it")
+    assert_clean_error(run("train.py", "--resume", str(actor), cwd=tmp_path),
+                       "is an actor file, expected a checkpoint file")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_resume_already_at_its_total_steps_says_nothing_is_trained(trained):
+    ckpt = only_run(trained, "Pendulum-v1") / "checkpoint.pt"
+    before = snapshot(trained / "models")
+    r = run("train.py", "--resume", str(ckpt), "--total-steps", "100", cwd=trained)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming from {ckpt} at step 400: already at --total-steps 100 or past it, so nothing is trained" \
+        in r.stderr
+    assert snapshot(trained / "models") == before
 
 
 def test_torch_files_without_the_expected_keys_are_refused(tmp_path):
@@ -174,6 +200,17 @@ def test_main_refuses_bad_env_arguments_and_seeds(tmp_path):
     r = run("main.py", "--env", "Rocket-v0", "--weights", str(weights), "--record", "rocket", cwd=tmp_path)
     assert_clean_error(r, "--record rocket", "ending in .mp4")
     assert list(tmp_path.iterdir()) == []  # no video, partial or folder left
+
+
+@pytest.mark.parametrize("kwarg, needles", [
+    ("frame_skip=0", ["HalfCheetah-v5 failed to start", "ZeroDivisionError"]),  # fails in the constructor
+    ("xml_file=/nonexistent.xml", ["HalfCheetah-v5 failed to start", "/nonexistent.xml"]),
+    ("ctrl_cost_weight='abc'", ["HalfCheetah-v5 failed mid-episode", "ctrl_cost_weight='abc'", "TypeError"]),
+])
+def test_env_arguments_that_break_the_env_later_are_one_line_too(tmp_path, kwarg, needles):
+    weights = ROOT / "models" / "HalfCheetah-v5" / "actor.pt"
+    r = run("main.py", "--weights", str(weights), "--no-render", "--episodes", "1", "--env-kwargs", kwarg, cwd=tmp_path)
+    assert_clean_error(r, *needles)
 
 
 def test_checkpoint_with_pickled_code_is_refused(tmp_path):
