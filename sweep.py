@@ -373,6 +373,14 @@ def finished_finals(results: dict[int, dict[str, Any] | None]) -> list[float]:
     return [r["final"] for r in results.values() if r is not None and r["done"] and "final" in r]
 
 
+def mean_std(values: list[float], note: str = "") -> str:
+    """Mean ± std over seeds (NumPy's std, ddof 0), and a note in brackets; one seed has no spread to show,
+    so it says 1 seed instead."""
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed{', ' + note if note else ''})"
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f}" + (f" ({note})" if note else "")
+
+
 def plot_seeds(started: dict[int, dict[str, Any]], out: Path, title: str, ylabel: str, not_done: str) -> bool:
     """Every seed's evaluation curve, and the mean of the finished ones (of all, while none has finished), as
     the final column does, to a PNG (`trial_result`s by seed). False, and no PNG, if none has evaluated yet."""
@@ -420,8 +428,7 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
             f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}–{max(steps):,}")
         if steps and not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"]):
             reached += f" of {total:,}"
-        final = (f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else
-                 f"{np.mean(latest):.1f} ± {np.std(latest):.1f} ({not_done})" if latest else "–")
+        final = (mean_std(finals) if finals else mean_std(latest, not_done) if latest else "–")
         best = max(((r["best"], s, r["best_step"]) for s, r in started.items() if "best" in r), default=None)
         best_txt = f"{best[0]:.1f} (seed {best[1]}, {best[2]:,})" if best else "–"
         lines.append(f"| {env_id} | {preset} | {len(finals)} of {len(spec['seeds'])} | {reached} | {final} | "

@@ -177,7 +177,7 @@ def main() -> int:
             finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
-            final = f"{np.mean(finals):.1f} ± {np.std(finals):.1f}" if finals else "not finished"
+            final = sweep.mean_std(finals) if finals else "not finished"
             verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
             if total < default.total_steps:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
                 verdict = f"– (a {total:,}-step run, short of the budget)"

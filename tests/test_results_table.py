@@ -71,7 +71,7 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     fake_sweep(walker, ["Walker2d-v5"], [0], 1_000_000, {}, running=(0, 300.0))
     rows = table(smoke, full, short, bf16, hopper, walker)
     assert "| 1,000 (1,000,000) | 0 of 1 | not finished | 300.0 |" in rows["Walker2d-v5"], rows["Walker2d-v5"]
-    assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 ± 0.0 | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
+    assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 (1 seed) | 3000.0 | 2197 (Tianshou DDPG, v3, best point within 1M "
                                       "steps); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
                                       "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
                                       "done) | hopper |"), rows["Hopper-v5"]
@@ -116,7 +116,7 @@ def test_summary_averages_finished_seeds_only(tmp_path):
     # With no trial finished, the latest evaluations stand in, marked as such.
     d2 = tmp_path / "early"
     fake_sweep(d2, ["Pendulum-v1"], [0], 100_000, {}, running=(0, -1200.0))
-    assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 ± 0.0 (stopped) |" in sweep.summarize(d2)
+    assert "| Pendulum-v1 | tuned | 0 of 1 | 1,000 of 100,000 | -1200.0 (1 seed, stopped) |" in sweep.summarize(d2)
 
 
 SPEC = ('{"name": "x", "envs": ["Pendulum-v1"], "seeds": [0], "flags": {}, "cpus_per_trial": 1, '
@@ -165,7 +165,7 @@ def test_a_sweep_keeps_the_settings_it_started_with(tmp_path, monkeypatch):
     assert f"| {IP} | not run with its current settings (1 sweep with other settings skipped) |" in r.stdout
     assert "--actor-lr differs from the env's defaults now" in r.stderr, r.stderr
     fake_sweep(tmp_path / "same", [IP], [0], 1_000_000, {0: 1000.0}, configs=spec["configs"])
-    assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 ± 0.0 |")
+    assert table(tmp_path / "same")[IP].startswith(f"| {IP} | 1,000,000 (1,000,000) | 1 of 1 | 1000.0 (1 seed) |")
 
 
 def test_a_field_added_since_a_sweep_started_is_its_default_there_not_the_entry_now(tmp_path):
@@ -181,7 +181,7 @@ def test_a_field_added_since_a_sweep_started_is_its_default_there_not_the_entry_
     fake_sweep(tmp_path / "old", [hs], [0], 1_000_000, {0: 85000.0}, configs={hs: before})
     fake_sweep(tmp_path / "new", [hs], [0], 1_000_000, {0: 120000.0}, configs={hs: sweep.recorded_config(now)})
     assert table(tmp_path / "old", tmp_path / "new")[hs].startswith(
-        f"| {hs} | 1,000,000 (1,000,000) | 1 of 1 | 120000.0 ± 0.0 |")
+        f"| {hs} | 1,000,000 (1,000,000) | 1 of 1 | 120000.0 (1 seed) |")
 
 
 def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
