@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ddpg  # noqa: F401  (registers Rocket-v0)
     from ddpg import checkpoint as ckpt_io
-    from ddpg.errors import DDPGError
+    from ddpg.errors import DDPGError, first_line
     from ddpg.evaluate import run_episodes
     from ddpg.gym_utils import make_env
     from ddpg.video import VideoWriter
@@ -116,20 +116,20 @@ def main(argv: list[str] | None = None) -> int:
                     env, actor.act, args.episodes, args.seed,
                     on_step=(lambda: video.append(env.render())) if video else None,
                     on_episode=lambda k, ret, n: print(f"episode {k}: return {ret:.1f}, length {n}", flush=True))
-            except (gym.error.Error, RuntimeError, OSError, getattr(sys.modules.get("mujoco"), "FatalError",
-                                                                     RuntimeError)) as e:
-                # No pygame, no usable OpenGL (EGL; GLFW raises mujoco.FatalError), no window: one line.
-                if mode is None:
-                    raise
-                gl = f", MUJOCO_GL={os.environ['MUJOCO_GL']}" if "MUJOCO_GL" in os.environ else ""
-                raise DDPGError(f"rendering {args.env} failed ({type(e).__name__}: "
-                                f"{(str(e).strip().splitlines() or [''])[0]}{gl}); "
-                                f"try MUJOCO_GL=egl, or --no-render to evaluate only") from None
-            except Exception as e:  # e.g. ctrl_cost_weight=abc, which only fails inside step()
-                if not env_kwargs or isinstance(e, DDPGError):
-                    raise
-                raise DDPGError(f"{args.env} failed mid-episode with --env-kwargs {' '.join(args.env_kwargs)} "
-                                f"({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
+            except DDPGError:
+                raise
+            except Exception as e:
+                render_errors = (gym.error.Error, RuntimeError, OSError,
+                                 getattr(sys.modules.get("mujoco"), "FatalError", RuntimeError))
+                if mode is not None and isinstance(e, render_errors):
+                    # No pygame, no usable OpenGL (EGL; GLFW raises mujoco.FatalError), no window: one line.
+                    gl = f", MUJOCO_GL={os.environ['MUJOCO_GL']}" if "MUJOCO_GL" in os.environ else ""
+                    raise DDPGError(f"rendering {args.env} failed ({type(e).__name__}: {first_line(e)}{gl}); "
+                                    f"try MUJOCO_GL=egl, or --no-render to evaluate only") from None
+                if env_kwargs:  # e.g. ctrl_cost_weight='abc', which only fails inside step()
+                    raise DDPGError(f"{args.env} failed mid-episode with --env-kwargs {' '.join(args.env_kwargs)} "
+                                    f"({type(e).__name__}: {first_line(e)})") from None
+                raise
         if video:
             print(f"video: {record} ({video.frames} frames at {fps} fps)")
     except DDPGError as e:

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default=None, help="legend label")
     p.add_argument("--show-runs", action="store_true", help="also draw each run's own curve")
     args = p.parse_args(argv)
+    if args.out.suffix.lower() != ".png":
+        print(f"error: --out {args.out}: curves are written as PNG; give a path ending in .png", file=sys.stderr)
+        return 2
 
     curves = []
     for path in args.csvs:
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             steps, values = read_curve(path, args.tag)
-        except (ValueError, UnicodeDecodeError, csv.Error) as e:
+        except (ValueError, csv.Error) as e:  # UnicodeDecodeError is a ValueError
             print(f"error: {e}", file=sys.stderr)
             return 2
         if len(steps) == 0:

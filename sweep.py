@@ -31,7 +31,7 @@ import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
                          make_config)
-from ddpg.errors import ArgumentParser, DDPGError
+from ddpg.errors import ArgumentParser, DDPGError, first_line
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files
 from ddpg.runtime import check_matmul_precision
@@ -87,7 +87,6 @@ def newest_checkpoint(*paths: Path) -> Path | None:
 
 def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
     """One Tune trial: train.py's `train`, resumed from the trial's last checkpoint when there is one."""
-    import torch
     from ray import tune
 
     torch.set_num_threads(spec["cpus_per_trial"])
@@ -261,7 +260,7 @@ def connect(address: str | None, cpus: int | None = None) -> None:
         ray.init(address=address, logging_level="WARNING",
                  runtime_env={"working_dir": str(ROOT), "excludes": UPLOAD_EXCLUDES})
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise DDPGError(f"--address {address}: could not join a Ray cluster ({str(e).splitlines()[0]})") from None
+        raise DDPGError(f"--address {address}: could not join a Ray cluster ({first_line(e)})") from None
 
 
 def check_resources(spec: dict[str, Any]) -> None:
@@ -426,7 +425,7 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
         steps = [r["steps"] for r in started.values()]
         reached = "not started" if not steps else (
             f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}–{max(steps):,}")
-        if steps and not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"]):
+        if steps and (not all(r["done"] for r in started.values()) or len(started) < len(spec["seeds"])):
             reached += f" of {total:,}"
         final = (mean_std(finals) if finals else mean_std(latest, not_done) if latest else "–")
         best = max(((r["best"], s, r["best_step"]) for s, r in started.items() if "best" in r), default=None)

@@ -253,7 +253,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         noise.reset()
         return obs
 
-    # Loss sums stay on the device between log intervals: no host sync in the hot path.
+    # Loss sums stay on the device between log intervals, so reading them costs no sync per update.
     sums = torch.zeros(3, device=device)
     n_updates, ep_return, ep_len = 0, 0.0, 0
     last_return = float("nan")

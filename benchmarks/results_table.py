@@ -14,7 +14,7 @@ into one row, so seeds 1 and 2 run in a later sweep join seed 0's; the last colu
 Of such pools, one that runs the env's full budget is preferred, then the one that has run
 furthest. The budget is the env's own (its entry in ddpg/env_settings.toml); a row that ran it for
 fewer steps is marked as short, and is not judged. "Final" is the last deterministic evaluation
-of each trial that reached the step count (mean ± std over those seeds); "best" is the highest
+of each trial that reached the step count (mean ± std over those seeds, or "X (1 seed)"); "best" is the highest
 evaluation of any of its trials. Published figures are in results/published_ddpg.csv, each with
 its source, env version and metric, since they are not measured the same way. With --curves DIR,
 each row also gets DIR/<env>.png, every seed of the row drawn as `sweep.py --summary` draws a
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import Config, fields_with, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, first_line  # noqa: E402
 
 ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
         "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
@@ -156,8 +156,16 @@ def main() -> int:
         except OSError as e:
             p.error(f"--curves {args.curves}: {e.strerror or e}")
     sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
-    with open(args.published, newline="") as f:
-        published = list(csv.DictReader(f))
+    try:
+        with open(args.published, newline="") as f:
+            published = list(csv.DictReader(f))
+        for r in published:  # every row has what the table prints, and a number to judge by
+            float(r["return"]), r["env"], r["source"], r["env_version"], r["metric"]
+    except OSError as e:
+        p.error(f"--published {args.published}: {e.strerror or e}")
+    except (csv.Error, KeyError, TypeError, ValueError) as e:
+        p.error(f"--published {args.published}: not a table of env, source, env_version, metric and return "
+                f"({type(e).__name__}: {first_line(e)})")
     rows: list[tuple[str, Path | None]] = []  # each row without its curve cell, and its PNG if drawn
     try:
         for env_id in ENVS:
@@ -196,7 +204,7 @@ def main() -> int:
                 png = None
             rows.append((f"| {env_id} | {steps:,} ({default.total_steps:,}) | {len(finals)} of {n_seeds} | {final} | "
                          f"{best:.1f} | {ref_text} | {verdict} | {', '.join(names)} |", png))
-    except DDPGError as e:
+    except (DDPGError, ValueError) as e:  # ValueError: a malformed metrics.csv, as in sweep.py --summary
         print(f"error: {e}", file=sys.stderr)
         return 2
     for env_id, why in UNSUPPORTED.items():

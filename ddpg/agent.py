@@ -45,7 +45,7 @@ class DDPGAgent:
         self.actor = Actor(obs_dim, low, high, cfg.hidden_sizes, cfg.paper_init, cfg.obs_norm).to(self.device)
         self.critic = Critic(obs_dim, low.numel(), cfg.hidden_sizes, cfg.critic_action_layer,
                              cfg.paper_init).to(self.device)
-        # Targets start as exact copies (Algorithm 1) and are only ever changed by soft_update.
+        # Targets start as exact copies (Algorithm 1); only soft_update (and loading a saved state) changes them.
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.actor_target.obs_norm = None  # its inputs come normalised by the online actor's statistics
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ddpg.errors import DDPGError
+from ddpg.errors import DDPGError, first_line
 
 
 STAGING_ROWS = 64  # CUDA only: pinned host rows that transitions pass through on their way to the GPU
@@ -43,7 +43,7 @@ class ReplayBuffer:
         try:
             return torch.zeros(capacity, width, dtype=torch.float32, device=device)
         except RuntimeError as e:  # torch.OutOfMemoryError on CUDA is one
-            raise DDPGError(f"{fail}, which could not be allocated ({str(e).splitlines()[0][:120]})") from None
+            raise DDPGError(f"{fail}, which could not be allocated ({first_line(e)[:120]})") from None
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device,
                  seed: int = 0) -> None:

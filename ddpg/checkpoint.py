@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ddpg.config import config_from_dict
-from ddpg.errors import DDPGError
+from ddpg.errors import DDPGError, first_line
 from ddpg.networks import Actor
 
 try:
@@ -194,9 +194,9 @@ def load(path: Path, kind: str) -> dict[str, Any]:
         if "weights only" in str(e).lower():
             raise DDPGError(f"refusing {path}: it contains pickled code or objects, and files are loaded "
                             f"with weights_only=True") from None
-        raise DDPGError(f"{path} is corrupted ({_first_line(e)}); delete it or restore a good copy") from None
+        raise DDPGError(f"{path} is corrupted ({first_line(e)}); delete it or restore a good copy") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
-        raise DDPGError(f"{path} is truncated or corrupted ({_first_line(e)}); delete it or restore a good copy") \
+        raise DDPGError(f"{path} is truncated or corrupted ({first_line(e)}); delete it or restore a good copy") \
             from None
     if not isinstance(obj, dict) or obj.get("kind") not in ("actor", "checkpoint"):
         raise DDPGError(f"{path} is not a DDPG {kind} file written by this repo")
@@ -229,7 +229,7 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
                 and low.shape == action_space.shape
                 and np.allclose(low, action_space.low) and np.allclose(high, action_space.high))
     except (TypeError, ValueError) as e:
-        raise DDPGError(f"{path}: its action bounds are damaged ({_first_line(e)})") from None
+        raise DDPGError(f"{path}: its action bounds are damaged ({first_line(e)})") from None
     if not fits:
         raise DDPGError(f"{path} was saved for other observation/action spaces than {env_id} has now")
     cfg = config_from_dict(saved["config"])  # `load` has checked it; files from before --obs-norm lack the key
@@ -238,7 +238,7 @@ def load_actor(path: Path, env_id: str, observation_space: Any, action_space: An
     try:
         actor.load_state_dict(saved["actor"])
     except (RuntimeError, TypeError, AttributeError) as e:  # wrong shapes, or not a table of tensors at all
-        raise DDPGError(f"{path}: weights do not fit the network its config describes ({_first_line(e)})") from None
+        raise DDPGError(f"{path}: weights do not fit the network its config describes ({first_line(e)})") from None
     return actor.eval()
 
 
@@ -246,8 +246,3 @@ def check_env(obj: dict[str, Any], env_id: str, path: Path) -> None:
     if obj["env_id"] != env_id:
         raise DDPGError(f"{path} was trained on {obj['env_id']}, not {env_id}; "
                         f"pass --env {obj['env_id']} or point at weights for {env_id}")
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

@@ -92,7 +92,7 @@ class Config:
     # Bookkeeping
     eval_interval: int = _f(10_000, "steps between deterministic evaluations", role="bookkeeping")
     eval_episodes: int = _f(5, "episodes per evaluation", role="bookkeeping")
-    log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the only host syncs of the hot path)",
+    log_interval: int = _f(1_000, "steps between loss/Q/SPS logs (the update's losses are read off the device only then)",
                            role="bookkeeping")
     checkpoint_interval: int = _f(50_000, "steps between full checkpoints (taken at the next episode end)",
                                   role="bookkeeping")
@@ -127,7 +127,8 @@ class Config:
             need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
                                           f"got {getattr(self, name)}")
         need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")
-        need(self.seed >= 0, f"--seed must be >= 0, got {self.seed}")  # gymnasium refuses negative reset seeds
+        # gymnasium refuses negative reset seeds; torch.manual_seed refuses 2**64 and more
+        need(0 <= self.seed < 2**32, f"--seed must be >= 0 and < 2**32, got {self.seed}")
         need(self.run_name is None or (self.run_name.strip() and "/" not in self.run_name
                                        and self.run_name not in (".", "..")),
              f"--run-name must be a plain folder name, got {self.run_name!r}")
@@ -144,8 +145,14 @@ class Config:
              f"--hidden-sizes must be positive widths, got {list(self.hidden_sizes)}")
         need(0 <= self.critic_action_layer < len(self.hidden_sizes),
              f"--critic-action-layer must be in [0, {len(self.hidden_sizes) - 1}], got {self.critic_action_layer}")
-        need(self.matmul_precision in MATMUL_PRECISIONS,
-             f"--matmul-precision must be fp32 or bf16, got {self.matmul_precision!r}")
+        for f in dataclasses.fields(self):  # the command line checks these too; a file's config may not
+            choices = f.metadata.get("choices")
+            need(choices is None or getattr(self, f.name) in choices,
+                 f"--{f.name.replace('_', '-')} must be one of {', '.join(choices or ())}, got {getattr(self, f.name)!r}")
+        # x ← x + θ(μ - x)dt + σ√dt·N: with θ·dt above 1 each step overshoots the mean, and above 2 it diverges
+        need(self.noise != "ou" or self.ou_theta * self.ou_dt <= 1.0,
+             f"--ou-theta × --ou-dt must be at most 1 (the OU step overshoots its mean past that), "
+             f"got {self.ou_theta} × {self.ou_dt}")
         need(self.backward != "manual" or not (self.compile or self.cudagraphs),
              "--compile and --cudagraphs apply to the autograd update; drop --backward manual")
         need(self.batch_size <= self.buffer_size,

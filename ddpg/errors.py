@@ -9,6 +9,12 @@ class DDPGError(Exception):
     """A problem with the user's input or files, stated so they know what to do."""
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error; its type where the message is empty."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
     error, instead of the whole usage block and then the error. Flags are matched whole: argparse's prefix

@@ -6,7 +6,7 @@ import sys
 import gymnasium as gym
 import numpy as np
 
-from ddpg.errors import DDPGError
+from ddpg.errors import DDPGError, first_line
 
 FLOOR_HALF_SIZE = 1000.0  # metres; drawn floor for rendered locomotion envs
 # MuJoCo warnings about Gymnasium's own model files, which a user cannot act on; each would add lines to
@@ -43,12 +43,12 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
         raise DDPGError(f"unknown or unavailable env {env_id!r} ({e}); pass an id from gymnasium's "
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
     except RuntimeError as e:  # e.g. `import mujoco` refusing an unusable MUJOCO_GL value
-        raise DDPGError(f"could not make env {env_id}: {str(e).strip().splitlines()[0]}") from None
+        raise DDPGError(f"could not make env {env_id}: {first_line(e)}") from None
     except Exception as e:  # e.g. frame_skip=0 (ZeroDivisionError), a missing xml_file (OSError)
         if not kwargs:
             raise
         raise DDPGError(f"env {env_id} failed to start with these arguments {kwargs}: {type(e).__name__}: "
-                        f"{(str(e).strip().splitlines() or [''])[0]}") from None
+                        f"{first_line(e)}") from None
     if not isinstance(env.action_space, gym.spaces.Box):
         kind = type(env.action_space).__name__
         env.close()

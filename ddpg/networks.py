@@ -79,7 +79,7 @@ class ObsNorm(nn.Module):
         self.scale.copy_(torch.rsqrt(self.m2 / self.count + self.EPS))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim) raw -> normalised and clipped; the identity before any observation."""
+        """(B, obs_dim) raw -> normalised and clipped to ±CLIP; before any observation, only the clip."""
         return torch.clamp((obs - self.shift) * self.scale, -self.CLIP, self.CLIP)
 
     @torch.no_grad()

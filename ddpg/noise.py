@@ -1,4 +1,4 @@
-"""Exploration noise, in units of half the action range (the actor scales it to the env's bounds)."""
+"""Exploration noise, in units of half the action range (train.py scales it to the env's bounds)."""
 from __future__ import annotations
 
 from typing import Any

@@ -68,6 +68,8 @@ def assert_clean_error(r, *needles):
     (["--reward-scale", "0"], ["--reward-scale", "positive"]),
     (["--cudagraphs", "--device", "cpu"], ["--cudagraphs", "CUDA"]),
     (["--seed", "-1"], ["--seed", ">= 0"]),
+    (["--seed", str(2**64)], ["--seed must be >= 0 and < 2**32"]),
+    (["--ou-theta", "2.5"], ["--ou-theta × --ou-dt must be at most 1", "2.5 × 1.0"]),
     (["--run-name", "a/b"], ["--run-name"]),
 ])
 def test_train_rejects_bad_input(trained, args, needles):
@@ -266,3 +268,19 @@ def test_ctrl_c_finishes_the_episode_saves_and_exits_cleanly(tmp_path):
     state = torch.load(only_run(tmp_path, "Pendulum-v1") / "checkpoint.pt", weights_only=True)
     assert state["step"] % 200 == 0 and state["step"] > 0  # saved at an episode boundary
     assert f"done: {state['step']} steps" in out
+
+
+def test_an_env_argument_that_fails_mid_episode_without_rendering_is_one_line(tmp_path, monkeypatch, capsys):
+    # --no-render: errors of the kinds a renderer raises are not rendering errors there, but still the
+    # user's --env-kwargs at work
+    import main
+    from ddpg import evaluate
+
+    def run_episodes(*args, **kwargs):
+        raise RuntimeError("")  # an empty message, too
+    monkeypatch.setattr(evaluate, "run_episodes", run_episodes)
+    rc = main.main(["--env", "Rocket-v0", "--weights", str(ROOT / "models" / "Rocket-v0" / "actor.pt"),
+                    "--no-render", "--env-kwargs", "thrust_noise=0.2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == ("error: Rocket-v0 failed mid-episode with --env-kwargs thrust_noise=0.2 "
+                               "(RuntimeError: RuntimeError)\n"), err

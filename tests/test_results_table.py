@@ -288,3 +288,34 @@ def test_the_committed_readme_shows_the_committed_benchmark_table():
     committed = (ROOT / "results" / "benchmark.md").read_text()
     assert block == committed.replace("](curves/", "](results/curves/")
     assert block.count("\n| ") == len(results_table.ENVS) + len(results_table.UNSUPPORTED)
+
+
+@pytest.mark.parametrize("breakage, needle", [
+    ("csv", "metrics.csv, line"),                       # a trial's CSV with a value that is not a number
+    ("published-missing", "--published"),               # no file of published figures there
+    ("published-columns", "not a table of env, source, env_version, metric and return"),
+])
+def test_damaged_inputs_are_one_line_and_exit_2(tmp_path, breakage, needle):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    args = [str(tmp_path / "s")]
+    if breakage == "csv":
+        with open(tmp_path / "s" / "Pendulum-v1" / "seed0" / "metrics.csv", "a") as f:
+            f.write("100000,eval/return,abc\n")
+    elif breakage == "published-missing":
+        args += ["--published", str(tmp_path / "none.csv")]
+    else:
+        (tmp_path / "pub.csv").write_text("env,figure\nPendulum-v1,-150\n")
+        args += ["--published", str(tmp_path / "pub.csv")]
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), *args],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_plot_refuses_an_out_that_is_not_a_png(tmp_path):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    r = subprocess.run([sys.executable, str(ROOT / "plot.py"), str(tmp_path / "s" / "Pendulum-v1" / "seed0" / "metrics.csv"),
+                        "--out", str(tmp_path / "curve.txt")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr == f"error: --out {tmp_path / 'curve.txt'}: curves are written as PNG; " \
+                                             f"give a path ending in .png\n", r.stderr
+    assert not (tmp_path / "curve.txt").exists()

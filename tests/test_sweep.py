@@ -262,6 +262,18 @@ def fake_trial(folder, last_logged, evals):
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
 
 
+def test_an_env_with_no_trial_started_reads_not_started(tmp_path):
+    d = tmp_path / "fake"
+    d.mkdir()
+    spec = {"name": "fake", "sweep_dir": str(d), "envs": ["Pendulum-v1", "MountainCarContinuous-v0"], "seeds": [0],
+            "flags": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_failures": 3}
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    fake_trial(d / "Pendulum-v1" / "seed0", 100_000, [(100_000, -150.0)])
+    table = sweep.summarize(d)
+    assert "| MountainCarContinuous-v0 | tuned | 0 of 1 | not started | – | – |" in table, table
+    assert "| Pendulum-v1 | tuned | 1 of 1 | 100,000 | -150.0 (1 seed) |" in table, table
+
+
 def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, capsys):
     d = tmp_path / "fake"
     d.mkdir()

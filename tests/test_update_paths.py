@@ -8,7 +8,7 @@ import torch
 
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import ReplayBuffer
-from ddpg.config import make_config
+from ddpg.config import Config, config_from_dict, make_config
 from ddpg.errors import DDPGError
 from ddpg.update_paths import CudaGraphUpdate, make_update
 
@@ -175,9 +175,16 @@ def test_hand_written_adam_counts_each_parameter_once_also_after_a_checkpoint(tm
     assert counts(agent) == [31.0]
 
 
-def test_matmul_precision_is_checked():
-    with pytest.raises(DDPGError, match="--matmul-precision must be fp32 or bf16, got 'fp16'"):
-        make_config({"matmul_precision": "fp16"})
+@pytest.mark.parametrize("field, value, needle", [
+    ("matmul_precision", "fp16", "--matmul-precision must be one of fp32, bf16, got 'fp16'"),
+    # what argparse's choices check on the command line, a damaged checkpoint or sweep.json can still carry
+    ("device", "gpu", "--device must be one of auto, cpu, cuda, got 'gpu'"),
+    ("backward", "x", "--backward must be one of auto, manual, autograd, got 'x'"),
+    ("noise", "pink", "--noise must be one of ou, gaussian, got 'pink'"),
+])
+def test_every_field_with_choices_is_checked(field, value, needle):
+    with pytest.raises(DDPGError, match=needle):
+        config_from_dict({**Config().to_dict(), field: value})
 
 
 def test_hand_written_backward_is_the_cpu_default_but_not_with_compile():
