@@ -180,6 +180,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
     noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
 
     step, episode, last_ckpt_step, best_eval, last_eval = 0, 0, 0, float("-inf"), float("nan")
+    best_actor = None  # what best_actor.pt holds; each checkpoint keeps a copy
     if resume_state is not None:
         s = resume_state
         try:
@@ -193,6 +194,10 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
                             f"it is damaged or from another version") from None
         step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
+        best_actor = s.get("best_actor")  # checkpoints from before it was kept have none
+        if best_actor is not None:
+            # A best_actor.pt written after this checkpoint, by evaluations whose log rows are gone, goes too.
+            ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
     start_step = step
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
     logger = Logger(run_dir, cfg.to_dict(), step, run_id)
@@ -218,7 +223,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
                       "obs": torch.from_numpy(np.asarray(obs)), "return": ep_return} if ep_len else None
         ckpt_io.atomic_save({**header(), "kind": "checkpoint", "run_id": run_id, "step": step, "episode": episode,
                              "unfinished_episode": unfinished,
-                             "best_eval_return": best_eval, "last_eval_return": last_eval,
+                             "best_eval_return": best_eval, "last_eval_return": last_eval, "best_actor": best_actor,
                              "agent": agent.state_dict(), "buffer": buffer.state_dict(),
                              "noise": noise.state_dict(),
                              "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}},
@@ -231,15 +236,16 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
 
     def evaluate() -> float:
         """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
-        nonlocal best_eval
+        nonlocal best_eval, best_actor
         results = run_episodes(eval_env, agent.act, cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET)
         mean = float(np.mean([r for r, _ in results]))
         logger.scalar("eval/return", mean, step)
         logger.scalar("eval/length", float(np.mean([n for _, n in results])), step)
         if mean > best_eval:
             best_eval = mean
-            ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "eval_return": mean,
-                                 "actor": agent.actor.state_dict()}, out_dir / ckpt_io.BEST_ACTOR_FILE)
+            best_actor = {**header(), "kind": "actor", "step": step, "eval_return": mean,
+                          "actor": {k: v.detach().clone() for k, v in agent.actor.state_dict().items()}}
+            ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
         if on_eval:
             on_eval(step, mean)
         return mean

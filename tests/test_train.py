@@ -138,6 +138,22 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, monkeypatch, kw)
     assert key(read_csv(resumed["run_dir"])) == key(read_csv(full["run_dir"]))
 
 
+def test_a_resume_restores_the_best_actor_its_checkpoint_knew(tmp_path):
+    s = train.train(tiny(tmp_path), quiet=True)
+    best_path = s["actor"].with_name(ckpt_io.BEST_ACTOR_FILE)
+    best = ckpt_io.load(best_path, "actor")
+    kept = ckpt_io.load(s["checkpoint"], "checkpoint")["best_actor"]
+    assert tensors_equal(kept, best) and best["step"] in (400, 800, 1200)
+    # A best_actor.pt from evaluations after the checkpoint, whose rows a crash took from the log: the
+    # checkpoint's best_eval_return does not describe it, so resuming puts back the one it does.
+    torch.save({**best, "step": 1600, "eval_return": best["eval_return"] + 100,
+                "actor": {k: torch.zeros_like(v) for k, v in best["actor"].items()}}, best_path)
+    cfg, state, _ = train.resolve_config({"resume": str(s["checkpoint"]), "models_dir": str(tmp_path / "models"),
+                                          "runs_dir": str(tmp_path / "runs")})
+    train.train(cfg, state, quiet=True)  # at its total already: it trains nothing
+    assert tensors_equal(ckpt_io.load(best_path, "actor"), best)
+
+
 def test_obs_norm_counts_each_training_observation_once_and_ships_with_the_actor(tmp_path):
     s = train.train(tiny(tmp_path, obs_norm=True), quiet=True)
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
