@@ -195,12 +195,12 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
         best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
         best_actor = s.get("best_actor")  # checkpoints from before it was kept have none
-        if best_actor is not None:
-            # A best_actor.pt written after this checkpoint, by evaluations whose log rows are gone, goes too.
-            ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
     start_step = step
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
-    logger = Logger(run_dir, cfg.to_dict(), step, run_id)
+    logger = Logger(run_dir, cfg.to_dict(), step, run_id)  # may refuse the resume; nothing is written before
+    if best_actor is not None and resume_state is not None:
+        # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
+        ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
     def header() -> dict[str, Any]:

@@ -186,8 +186,10 @@ def load(path: Path, kind: str) -> dict[str, Any]:
             magic = f.read(4)
     except OSError as e:
         raise DDPGError(f"could not read {path}: {e.strerror or e}") from None
+    if not magic:
+        raise DDPGError(f"{path} is empty (truncated); delete it or restore a good copy")
     if magic != b"PK\x03\x04":  # torch.save writes a zip archive; this is some other kind of file
-        raise DDPGError(f"{path} is not a DDPG {kind} file: torch.save did not write it")
+        raise DDPGError(f"{path} is not a DDPG {kind} file: torch.save did not write it, or its start is damaged")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

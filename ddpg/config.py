@@ -127,7 +127,7 @@ class Config:
             need(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be a positive integer, "
                                           f"got {getattr(self, name)}")
         need(self.learning_starts >= 0, f"--learning-starts must be >= 0, got {self.learning_starts}")
-        # gymnasium refuses negative reset seeds; torch.manual_seed refuses 2**64 and more
+        # gymnasium refuses negative reset seeds, torch.manual_seed overflows at 2**64; 32 bits are plenty
         need(0 <= self.seed < 2**32, f"--seed must be >= 0 and < 2**32, got {self.seed}")
         need(self.run_name is None or (self.run_name.strip() and "/" not in self.run_name
                                        and self.run_name not in (".", "..")),

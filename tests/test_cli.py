@@ -130,10 +130,13 @@ def test_truncated_and_corrupted_files_are_refused(trained, tmp_path):
 
 def test_a_file_torch_did_not_write_is_named_as_such_and_a_file_of_the_other_kind_too(trained, tmp_path):
     (tmp_path / "notes.pt").write_text("# not weights\n")
+    (tmp_path / "empty.pt").write_bytes(b"")
     actor = only_run(trained, "Pendulum-v1") / "actor.pt"
     before = snapshot(tmp_path)
     r = run("main.py", "--env", "Pendulum-v1", "--weights", str(tmp_path / "notes.pt"), "--no-render", cwd=tmp_path)
     assert_clean_error(r, "notes.pt is not a DDPG actor file: torch.save did not write it")
+    r = run("main.py", "--env", "Pendulum-v1", "--weights", str(tmp_path / "empty.pt"), "--no-render", cwd=tmp_path)
+    assert_clean_error(r, "empty.pt is empty (truncated); delete it or restore a good copy")
     r = run("train.py", "--resume", str(tmp_path / "notes.pt"), cwd=tmp_path)
     assert_clean_error(r, "notes.pt is not a DDPG checkpoint file: torch.save did not write it")
     assert_clean_error(run("train.py", "--resume", str(actor), cwd=tmp_path),

@@ -205,9 +205,11 @@ def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, script):
     fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
     csv_path = tmp_path / "s" / "Pendulum-v1" / "seed0" / "metrics.csv"
     inputs = [str(tmp_path / "s")] if script.endswith("table.py") else [str(csv_path)]
-    r = subprocess.run([sys.executable, str(ROOT / script), *inputs, "--out", "/proc/ddpg/out"],
+    out = "/proc/ddpg/out.png" if script == "plot.py" else "/proc/ddpg/out"  # plot.py takes PNG names only
+    r = subprocess.run([sys.executable, str(ROOT / script), *inputs, "--out", out],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --out /proc/ddpg/out"), r.stderr
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"error: --out {out}: "), r.stderr
+    assert "PNG" not in r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -154,6 +154,22 @@ def test_a_resume_restores_the_best_actor_its_checkpoint_knew(tmp_path):
     assert tensors_equal(ckpt_io.load(best_path, "actor"), best)
 
 
+def test_a_refused_resume_leaves_best_actor_as_it_was(tmp_path):
+    s = train.train(tiny(tmp_path, total_steps=600), quiet=True)
+    old = s["checkpoint"].read_bytes()  # step 600
+    cfg, state, _ = train.resolve_config({"resume": str(s["checkpoint"]), "total_steps": 1200,
+                                          "models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")})
+    train.train(cfg, state, quiet=True)
+    best_path = s["actor"].with_name(ckpt_io.BEST_ACTOR_FILE)
+    best = best_path.read_bytes()
+    s["checkpoint"].write_bytes(old)  # an older copy: its resume would cut back logs that went on past it
+    cfg, state, _ = train.resolve_config({"resume": str(s["checkpoint"]), "total_steps": 1200,
+                                          "models_dir": str(tmp_path / "models"), "runs_dir": str(tmp_path / "runs")})
+    with pytest.raises(DDPGError, match="checkpoint"):
+        train.train(cfg, state, quiet=True)
+    assert best_path.read_bytes() == best
+
+
 def test_obs_norm_counts_each_training_observation_once_and_ships_with_the_actor(tmp_path):
     s = train.train(tiny(tmp_path, obs_norm=True), quiet=True)
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
