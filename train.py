@@ -198,7 +198,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
     start_step = step
     update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
     logger = Logger(run_dir, cfg.to_dict(), step, run_id)  # may refuse the resume; nothing is written before
-    if best_actor is not None and resume_state is not None:
+    if best_actor is not None:  # only a resume has one yet
         # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
         ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
