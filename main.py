@@ -14,7 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from ddpg.errors import ArgumentParser  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
+from ddpg.config import Config  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
+from ddpg.errors import ArgumentParser
 
 
 def has_display() -> bool:
@@ -26,8 +27,8 @@ def has_display() -> bool:
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description=__doc__.splitlines()[0],
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--env", default="HalfCheetah-v5", help="env id the weights were trained on")
-    p.add_argument("--models-dir", default="models",
+    p.add_argument("--env", default=Config.env, help="env id the weights were trained on")
+    p.add_argument("--models-dir", default=Config.models_dir,
                    help="shows the newest run's <models-dir>/<env>/<run-name>/actor.pt, or, when no run has "
                         "saved one, the shipped <models-dir>/<env>/actor.pt")
     p.add_argument("--run", default=None, metavar="RUN_NAME", help="show <models-dir>/<env>/<RUN_NAME>/actor.pt")
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             make_env(args.env, **env_kwargs).close()  # an unknown or unsupported env says so, not "train it"
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"
-                            + (f" --models-dir {args.models_dir}" if args.models_dir != "models" else ""))
+                            + (f" --models-dir {args.models_dir}" if args.models_dir != Config.models_dir else ""))
         mode = None if args.no_render else ("rgb_array" if record else "human")
         with contextlib.ExitStack() as stack:
             env = make_env(args.env, render_mode=mode, **env_kwargs)

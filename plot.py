@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.logger import CSV_FILE  # noqa: E402
 
 
 def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +56,7 @@ def env_of(csv_path: Path) -> str:
     runs/<env>/<run-name>/metrics.csv (train.py; a sweep's <env>/seed<k>/metrics.csv too), or a
     sweep's exported copy, <env>_seed<k>.csv (sweep.py's `trial_name`).
     """
-    if csv_path.name == "metrics.csv":
+    if csv_path.name == CSV_FILE:
         return csv_path.parent.parent.name
     env, sep, seed = csv_path.stem.rpartition("_seed")
     return env if sep and seed.isdigit() else csv_path.stem
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         curves.append((steps, values))
     title = args.title or env_of(args.csvs[0])
-    names = [p.stem if p.name != "metrics.csv" else p.parent.name for p in args.csvs]
+    names = [p.stem if p.name != CSV_FILE else p.parent.name for p in args.csvs]
     try:
         grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)
     except OSError as e:

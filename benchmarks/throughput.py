@@ -51,6 +51,7 @@ import train
 from plot import timed_steps
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import make_config
+from ddpg.logger import CSV_FILE
 torch.set_num_threads({args.threads}) if {args.threads} > 0 else None
 
 
@@ -77,7 +78,7 @@ cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=tot
 t0 = time.perf_counter()
 with {parts_code} as parts:
     s = train.train(cfg, quiet=True)
-steps, seconds = timed_steps(s["run_dir"] / "metrics.csv", since=learn + warm)
+steps, seconds = timed_steps(s["run_dir"] / CSV_FILE, since=learn + warm)
 sps = steps / seconds
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0, parts_us=parts and parts.per_step(),
