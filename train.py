@@ -129,13 +129,15 @@ def check_folders_free(out_dir: Path, run_dir: Path) -> None:
 
 def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool = False, out_dir: Path | None = None,
           on_eval: Callable[[int, float], None] | None = None,
-          on_save: Callable[[int, Path], None] | None = None, new_run: bool = False) -> dict[str, Any]:
+          on_save: Callable[[int, Path], None] | None = None, new_run: bool = False,
+          resume_path: Path | None = None) -> dict[str, Any]:
     """Run DDPG until `cfg.total_steps`. Returns a summary: final step, last eval return, file paths.
 
     Weights go to `out_dir` (default <models-dir>/<env>/<run-name>/). A fresh run, or a resumed one with
     `new_run` (a branch into folders of its own), must find its weight and log folders free.
     `on_eval(step, return)` runs after each evaluation and `on_save(step, checkpoint_path)` after each
-    checkpoint (sweep.py reports both to Tune).
+    checkpoint (sweep.py reports both to Tune). `resume_path`, the checkpoint's file, only names it in the
+    resume message.
     """
     device = resolve_device(cfg.device)
     check_matmul_precision(cfg.matmul_precision, device)
@@ -161,12 +163,12 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 hold.enter_context(ckpt_io.held(folder, "training into"))
             if not in_place:
                 check_folders_free(out_dir, run_dir)
-            return _train(cfg, resume_state, run_id, quiet, out_dir, run_dir, device, on_eval, on_save)
+            return _train(cfg, resume_state, run_id, quiet, out_dir, run_dir, device, on_eval, on_save, resume_path)
 
 
 def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None, quiet: bool, out_dir: Path,
            run_dir: Path, device: torch.device, on_eval: Callable[[int, float], None] | None,
-           on_save: Callable[[int, Path], None] | None) -> dict[str, Any]:
+           on_save: Callable[[int, Path], None] | None, resume_path: Path | None) -> dict[str, Any]:
     env, eval_env = make_env(cfg.env), make_env(cfg.env)
     obs_dim = env.observation_space.shape[0]
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
@@ -207,11 +209,16 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         return {"env_id": cfg.env, "config": cfg.to_dict(), "obs_dim": obs_dim,
                 "action_low": low.tolist(), "action_high": high.tolist(), "format_version": ckpt_io.FORMAT_VERSION}
 
+    def stopped(what: str) -> DDPGError:
+        """The error for a run that diverged: what went wrong, and what it leaves to resume from."""
+        kept = (f"last good checkpoint kept in {out_dir}" if (out_dir / ckpt_io.CHECKPOINT_FILE).is_file()
+                else f"it had saved no checkpoint yet (its logs are in {run_dir})")
+        return DDPGError(f"{what}; training stopped, {kept}")
+
     def check_finite_weights() -> None:
         for name, net in (("actor", agent.actor), ("critic", agent.critic)):
             if not all(torch.isfinite(p).all() for p in net.parameters()):
-                raise DDPGError(f"non-finite {name} weights at step {step}; training stopped, "
-                                f"last good checkpoint kept in {out_dir}")
+                raise stopped(f"non-finite {name} weights at step {step}")
 
     def save() -> None:
         """The full checkpoint, then the actor alone; at an episode boundary, or at the run's last step."""
@@ -272,6 +279,10 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         obs, ep_len = replay_episode(env, ep_seed, ep_actions, u["obs"].numpy()), len(ep_actions)
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
                mininterval=1.0)
+    if resume_state is not None:  # said only now, once every check that may refuse the resume has passed
+        print(f"resuming from {resume_path or 'a checkpoint'} at step {step}" + (
+            f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
+            f"--total-steps goes on" if step >= cfg.total_steps else ""), file=sys.stderr)
     print(f"training {cfg.env} with the {cfg.preset} preset on {device}, {update_path} update; logs in {run_dir}",
           file=sys.stderr)
     try:
@@ -288,8 +299,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
                 ep_actions.append(action)
                 if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
                     what = "reward" if not np.isfinite(reward) else "observation"
-                    raise DDPGError(f"non-finite {what} from {cfg.env} at step {step + 1}; training stopped, "
-                                    f"last good checkpoint kept in {out_dir}")
+                    raise stopped(f"non-finite {what} from {cfg.env} at step {step + 1}")
                 buffer.add(obs, action, float(reward), next_obs, terminated)
                 obs = next_obs
                 step += 1
@@ -311,9 +321,8 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
                         critic_loss, actor_loss, q = (sums / n_updates).tolist()
                         for name, v in (("critic loss", critic_loss), ("actor loss", actor_loss), ("Q", q)):
                             if not np.isfinite(v):
-                                raise DDPGError(f"non-finite {name} at step {step} (checked every "
-                                                f"{cfg.log_interval} steps); training stopped, last good "
-                                                f"checkpoint kept in {out_dir}")
+                                raise stopped(f"non-finite {name} at step {step} (checked every "
+                                              f"{cfg.log_interval} steps)")
                         logger.scalar("losses/critic", critic_loss, step)
                         logger.scalar("losses/actor", actor_loss, step)
                         logger.scalar("losses/q_mean", q, step)
@@ -376,13 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg, state, path = resolve_config(explicit)
         out_dir = None
         if state is not None:
-            print(f"resuming from {path} at step {state['step']}" + (
-                f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
-                f"--total-steps goes on" if state["step"] >= cfg.total_steps else ""), file=sys.stderr)
             out_dir, name = resume_folder(path, state, explicit.get("run_name"))
             cfg = dataclasses.replace(cfg, run_name=name)
             cfg.validate()
-        summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None)
+        summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None, resume_path=path)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -132,6 +132,11 @@ class Config:
         need(self.run_name is None or (self.run_name.strip() and "/" not in self.run_name
                                        and self.run_name not in (".", "..")),
              f"--run-name must be a plain folder name, got {self.run_name!r}")
+        for name in ("models_dir", "runs_dir"):
+            need(getattr(self, name).strip() != "", f"--{name.replace('_', '-')} must name a folder, got {getattr(self, name)!r}")
+        # an empty --resume= (an unset shell variable) must not quietly start a fresh run
+        need(self.resume is None or self.resume.strip() != "",
+             f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; got {self.resume!r}")
         for name in ("gamma", "tau"):
             v = getattr(self, name)
             need(math.isfinite(v) and 0.0 <= v <= 1.0, f"--{name} must be in [0, 1], got {v}")

@@ -44,6 +44,8 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
     except RuntimeError as e:  # e.g. `import mujoco` refusing an unusable MUJOCO_GL value
         raise DDPGError(f"could not make env {env_id}: {first_line(e)}") from None
+    except ImportError as e:  # a registered id whose package is not installed (HalfCheetah-v3 needs mujoco-py)
+        raise DDPGError(f"env {env_id} cannot start here: {first_line(e)}") from None
     except Exception as e:  # e.g. frame_skip=0 (ZeroDivisionError), a missing xml_file (OSError)
         if not kwargs:
             raise

@@ -71,6 +71,8 @@ def assert_clean_error(r, *needles):
     (["--seed", str(2**64)], ["--seed must be >= 0 and < 2**32"]),
     (["--ou-theta", "2.5"], ["--ou-theta × --ou-dt must be at most 1", "2.5 × 1.0"]),
     (["--run-name", "a/b"], ["--run-name"]),
+    (["--resume="], ["--resume needs a checkpoint path", "got ''"]),  # an unset $VAR: not a fresh run
+    (["--models-dir", ""], ["--models-dir must name a folder"]),
 ])
 def test_train_rejects_bad_input(trained, args, needles):
     before = snapshot(trained)
@@ -152,6 +154,17 @@ def test_a_resume_already_at_its_total_steps_says_nothing_is_trained(trained):
     assert f"resuming from {ckpt} at step 400: already at --total-steps 100 or past it, so nothing is trained" \
         in r.stderr
     assert snapshot(trained / "models") == before
+
+
+def test_a_refused_resume_is_one_line_and_says_nothing_of_resuming(trained, tmp_path):
+    ckpt = only_run(trained, "Pendulum-v1") / "checkpoint.pt"
+    taken = tmp_path / "models" / "Pendulum-v1" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "actor.pt").write_bytes((ckpt.parent / "actor.pt").read_bytes())
+    before = snapshot(tmp_path)
+    r = run("train.py", "--resume", str(ckpt), "--run-name", "taken", cwd=tmp_path)  # a branch into a taken name
+    assert_clean_error(r, "taken already holds a run (actor.pt)")
+    assert snapshot(tmp_path) == before
 
 
 def test_torch_files_without_the_expected_keys_are_refused(tmp_path):

@@ -83,6 +83,17 @@ def test_car_racing_images_are_refused_with_what_is_supported():
         make_env("CarRacing-v3")
 
 
+def test_a_registered_env_whose_package_is_missing_is_one_line():
+    # as HalfCheetah-v3 (mujoco-py) and phys2d/Pendulum-v0 (jax) are, in gymnasium's own registry
+    gym.register("TestMissingPackage-v0", entry_point="ddpg_no_such_package.envs:Env")
+    try:
+        with pytest.raises(DDPGError, match=r"^env TestMissingPackage-v0 cannot start here: "
+                                            r"No module named 'ddpg_no_such_package'$"):
+            make_env("TestMissingPackage-v0")
+    finally:
+        del gym.registry["TestMissingPackage-v0"]
+
+
 @pytest.mark.parametrize("cls", [DictObservationEnv, ImageObservationEnv])
 def test_non_flat_observations_are_refused(cls):
     env_id = f"Test{cls.__name__}-v0"

@@ -203,12 +203,21 @@ def test_resume_continues_to_a_larger_total(tmp_path):
 
 def test_nan_reward_stops_training_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     sabotaged_make_env(monkeypatch, at=950, mode="nan")
-    with pytest.raises(DDPGError, match=r"non-finite reward from Pendulum-v1 at step 950"):
+    with pytest.raises(DDPGError, match=r"non-finite reward from Pendulum-v1 at step 950; training stopped, "
+                                        r"last good checkpoint kept in .*/Pendulum-v1/"):
         train.train(tiny(tmp_path), quiet=True)
     (path,) = (tmp_path / "models" / "Pendulum-v1").glob("*/checkpoint.pt")
     kept = ckpt_io.load(path, "checkpoint")
     assert kept["step"] == 800
     assert all(torch.isfinite(t).all() for t in kept["agent"]["actor"].values())
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_says_it_kept_none(tmp_path, monkeypatch):
+    sabotaged_make_env(monkeypatch, at=250, mode="nan")  # the first checkpoint is due at 300
+    with pytest.raises(DDPGError, match=r"at step 250; training stopped, it had saved no checkpoint yet "
+                                        r"\(its logs are in .*runs/Pendulum-v1/[^/]+\)$"):
+        train.train(tiny(tmp_path), quiet=True)
+    assert not list((tmp_path / "models").rglob("*.pt"))
 
 
 def test_paper_preset_runs_end_to_end(tmp_path):
