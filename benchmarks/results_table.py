@@ -23,6 +23,7 @@ also replaces what lies between FILE's two marker lines, so the README shows the
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import os
@@ -66,9 +67,12 @@ def replace_block(text: str, block: str) -> str:
     return head + start + "\n" + block + end + rest.split(end, 1)[1]
 
 
+TABLE_START = "| env | steps (budget) |"  # how a file this script wrote begins: the only kind --out replaces
+
+
 def render(rows: list[tuple[str, Path | None]], curves: bool, link_base: Path) -> str:
     """The table, with each row's curve linked relative to link_base (the folder of the file it goes in)."""
-    lines = ["| env | steps (budget) | seeds done | final eval (mean ± std) | best eval | published DDPG "
+    lines = [TABLE_START + " seeds done | final eval (mean ± std) | best eval | published DDPG "
              "(source, version, metric) | at or above it? | sweeps |" + (" curve |" if curves else ""),
              "|---|---|---|---|---|---|---|---|" + ("---|" if curves else "")]
     for text, png in rows:
@@ -132,6 +136,15 @@ def env_results(sweep_dirs: list[Path], env_id: str,
     return best, skipped
 
 
+def wrote_table(path: Path) -> bool:
+    """Whether path holds a table this script wrote (so --out may replace it)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().startswith(TABLE_START)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweeps", nargs="+", type=Path,
@@ -143,6 +156,9 @@ def main() -> int:
     p.add_argument("--readme", type=Path, default=None,
                    help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
     args = p.parse_args()
+    for d in args.sweeps:
+        if not d.is_dir():
+            p.error(f"{d}: no such folder")
     readme_text = None
     if args.readme:  # checked before any work, so a bad FILE costs nothing and is left as it was
         try:
@@ -150,6 +166,13 @@ def main() -> int:
             replace_block(readme_text, "")
         except (OSError, DDPGError) as e:
             p.error(f"--readme {args.readme}: {getattr(e, 'strerror', None) or e}")
+        except UnicodeDecodeError:
+            p.error(f"--readme {args.readme}: not a text file")
+    if args.out and args.out.is_dir():
+        p.error(f"--out {args.out}: is a folder")
+    if args.out and args.out.exists() and not wrote_table(args.out):  # e.g. --out README.md, meant for --readme
+        p.error(f"--out {args.out}: holds something other than this script's table, so it is left as it was "
+                f"(a README's copy of the table goes through --readme)")
     if args.curves:
         try:
             args.curves.mkdir(parents=True, exist_ok=True)
@@ -216,11 +239,13 @@ def main() -> int:
                               lambda base: replace_block(readme_text, render(rows, curves, base)))):
         if path is None:
             continue
+        tmp = path.with_name(path.name + ".tmp")
         try:  # links are relative to where the table is written; a whole new file replaces the old at once
-            tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(text(path.resolve().parent))
             os.replace(tmp, path)
         except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             print(f"error: {flag} {path}: {e.strerror or e}", file=sys.stderr)
             return 2
     return 0

@@ -283,6 +283,35 @@ def test_a_readme_without_its_markers_is_one_line_and_exit_2_and_left_as_it_was(
     assert "Traceback" not in r.stderr and readme.read_text() == text and r.stdout == ""
 
 
+def test_out_replaces_only_a_table_it_wrote_and_bad_paths_are_one_line(tmp_path):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    (tmp_path / "README.md").write_text("# a README, not a table\n")
+    (tmp_path / "bin.md").write_bytes(bytes(range(256)))
+    (tmp_path / "d").mkdir()
+    before = {f: f.read_bytes() for f in tmp_path.rglob("*") if f.is_file()}
+
+    def table_cmd(*args):
+        return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), *map(str, args)],
+                              capture_output=True, text=True, timeout=120)
+
+    for args, needle in [
+        ((tmp_path / "s", "--out", tmp_path / "README.md"), "holds something other than this script's table"),
+        ((tmp_path / "s", "--out", tmp_path / "s" / "sweep.json"), "holds something other than this script's table"),
+        ((tmp_path / "s", "--out", tmp_path / "d"), "is a folder"),
+        ((tmp_path / "s", tmp_path / "no-such-sweep"), "no-such-sweep: no such folder"),
+        ((tmp_path / "s", "--readme", tmp_path / "bin.md"), "not a text file"),
+    ]:
+        r = table_cmd(*args)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and needle in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr and r.stdout == ""
+    assert {f: f.read_bytes() for f in tmp_path.rglob("*") if f.is_file()} == before
+    out = tmp_path / "benchmark.md"
+    for _ in range(2):  # a table it wrote is replaced; nothing else is left beside it
+        r = table_cmd(tmp_path / "s", "--out", out)
+        assert r.returncode == 0 and out.read_text().startswith(results_table.TABLE_START), r.stderr
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_the_committed_readme_shows_the_committed_benchmark_table():
     # benchmark.md and the README are written by one command; editing or rebuilding one alone fails here
     block = (ROOT / "README.md").read_text().split(results_table.README_MARKERS[0] + "\n")[1]
