@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -30,7 +31,7 @@ import torch
 import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
-                         make_config)
+                         make_config, value_fits)
 from ddpg.errors import ArgumentParser, DDPGError, first_line
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files
@@ -228,6 +229,26 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
                if k not in spec]
     if missing:
         raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
+    types = {f.name: f.type for f in dataclasses.fields(Config)}
+
+    def is_int(v: Any, least: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+    for ok, what in [  # a hand-edited or damaged file: one line, not a crash later on
+            (isinstance(spec["name"], str), "its name is not a string"),
+            (isinstance(spec["envs"], list) and spec["envs"] and all(isinstance(e, str) for e in spec["envs"]),
+             "its envs are not a list of env ids"),
+            (isinstance(spec["seeds"], list) and spec["seeds"] and all(is_int(s, 0) for s in spec["seeds"]),
+             "its seeds are not a list of integers >= 0"),
+            (isinstance(spec["flags"], dict) and all(k in types and value_fits(types[k], v)
+                                                     for k, v in spec["flags"].items()),
+             "its flags are not a table of Config fields and values of their types"),
+            (is_int(spec["cpus_per_trial"], 1), "its cpus_per_trial is not an integer >= 1"),
+            (isinstance(spec["gpus_per_trial"], (int, float)) and not isinstance(spec["gpus_per_trial"], bool)
+             and spec["gpus_per_trial"] >= 0, "its gpus_per_trial is not a number >= 0"),
+            (is_int(spec["max_failures"], 0), "its max_failures is not an integer >= 0")]:
+        if not ok:
+            raise DDPGError(f"{path} is not a sweep description ({what})")
     configs = spec.get("configs", {})
     if not isinstance(configs, dict):
         raise DDPGError(f"{path} is not a sweep description (its configs are not one table per env)")
@@ -245,6 +266,8 @@ def connect(address: str | None, cpus: int | None = None) -> None:
 
     if address not in (None, "auto"):
         host, _, port = address.rpartition(":")
+        if not (port.isdigit() and 0 < int(port) < 65536):  # Python would wrap 99999 to another port
+            raise DDPGError(f"--address {address}: give HOST:PORT with a port from 1 to 65535")
         try:
             socket.create_connection((host, int(port)), timeout=5).close()
         except (OSError, ValueError) as e:

@@ -126,7 +126,13 @@ SPEC = ('{"name": "x", "envs": ["Pendulum-v1"], "seeds": [0], "flags": {}, "cpus
 @pytest.mark.parametrize("text", ["{not json", "{}", '{"name": "x", "envs": ["Pendulum-v1"]}',
                                   SPEC + ', "configs": []}', SPEC + ', "configs": {"Pendulum-v1": 3}}',
                                   SPEC + ', "configs": {"Pendulum-v1": {"actor_lr": "fast"}}}',
-                                  SPEC + ', "configs": {"Pendulum-v1": {"no_such_field": 1}}}'])
+                                  SPEC + ', "configs": {"Pendulum-v1": {"no_such_field": 1}}}',
+                                  SPEC.replace('"seeds": [0]', '"seeds": []') + "}",
+                                  SPEC.replace('"seeds": [0]', '"seeds": "0"') + "}",
+                                  SPEC.replace('"envs": ["Pendulum-v1"]', '"envs": "Pendulum-v1"') + "}",
+                                  SPEC.replace('"flags": {}', '"flags": "oops"') + "}",
+                                  SPEC.replace('"flags": {}', '"flags": {"gamma": "abc"}') + "}",
+                                  SPEC.replace('"cpus_per_trial": 1', '"cpus_per_trial": 0') + "}"])
 def test_a_damaged_sweep_json_is_one_line_and_exit_2(tmp_path, text, capsys):
     d = tmp_path / "damaged"
     d.mkdir()

@@ -158,6 +158,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     (["--envs", "NoSuchEnv-v0", "--seeds", "0"], "NoSuchEnv-v0"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "1", "0"], "--seeds repeats 0"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:99999"], "a port from 1 to 65535"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--cpus-per-trial", "64"], "--cpus-per-trial 64"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--gpus-per-trial", "0.25"], "--gpus-per-trial 0.25 is more than the "
                                                                            "cluster's 0 GPUs"),
