@@ -51,6 +51,8 @@ def parse_kwargs(items: list[str]) -> dict[str, object]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--env-kwargs expects KEY=VALUE, got {item!r}")
+        if key == "render_mode":
+            raise ValueError("--env-kwargs render_mode: main.py sets it (a window, a video, or none with --no-render)")
         try:
             out[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         env_kwargs = parse_kwargs(args.env_kwargs)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.record is not None and args.no_render:
+        print("error: --record and --no-render contradict each other: --no-render draws no frames", file=sys.stderr)
         return 2
     if args.record is not None and Path(args.record).suffix.lower() != ".mp4":
         print(f"error: --record {args.record}: videos are written as mp4; give a path ending in .mp4", file=sys.stderr)
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             path = ckpt_io.run_dir(args.models_dir, args.env, args.run) / ckpt_io.ACTOR_FILE
         else:
             path = ckpt_io.default_actor(args.models_dir, args.env)
+        if path.is_dir():
+            raise DDPGError(f"{path} is a folder; give the actor.pt inside it")
         if not path.is_file():
             make_env(args.env, **env_kwargs).close()  # an unknown or unsupported env says so, not "train it"
             raise DDPGError(f"no trained weights at {path}; train them first with: python train.py --env {args.env}"

@@ -18,8 +18,11 @@ class VideoWriter:
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
         self.frames = 0
+        if self.path.is_dir():
+            raise DDPGError(f"cannot write video {self.path}: it is a folder")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.open("wb").close()  # ffmpeg would only fail at the first frame, in many lines of its own
             # macro_block_size=1 keeps odd frame sizes as they are instead of resizing with a warning.
             self._writer = imageio.get_writer(self.tmp, fps=fps, codec="libx264", quality=7,
                                               macro_block_size=1, ffmpeg_log_level="error")
@@ -37,6 +40,10 @@ class VideoWriter:
                  tb: TracebackType | None) -> None:
         self._writer.close()
         if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+            try:
+                os.replace(self.tmp, self.path)
+                return
+            except OSError as e:  # e.g. a folder made at that path while the episodes ran
+                self.tmp.unlink(missing_ok=True)
+                raise DDPGError(f"cannot write video {self.path}: {e.strerror or e}") from None
+        self.tmp.unlink(missing_ok=True)

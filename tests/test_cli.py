@@ -110,6 +110,26 @@ def test_main_without_weights_for_an_env_it_cannot_train_says_why_not_to_train(t
     assert "python train.py" not in r.stderr and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--record", "{tmp}/taken.mp4"], "cannot write video {tmp}/taken.mp4: it is a folder"),
+    (["--record", "/proc/self/out.mp4"], "cannot write video /proc/self/out.mp4"),  # not ffmpeg's lines
+    (["--no-render", "--record", "{tmp}/x.mp4"], "--record and --no-render contradict each other"),
+    (["--no-render", "--env-kwargs", "render_mode=human"], "--env-kwargs render_mode: main.py sets it"),
+])
+def test_main_refuses_a_video_or_render_mode_it_cannot_honour(trained, tmp_path, args, needle):
+    (tmp_path / "taken.mp4").mkdir()
+    weights = only_run(trained, "Pendulum-v1") / "actor.pt"
+    r = run("main.py", "--env", "Pendulum-v1", "--weights", str(weights), "--episodes", "1",
+            *[a.format(tmp=tmp_path) for a in args], cwd=tmp_path)
+    assert_clean_error(r, needle.format(tmp=tmp_path))
+    assert [p.name for p in tmp_path.rglob("*")] == ["taken.mp4"]  # no .partial.mp4 or video left
+
+
+def test_main_given_a_folder_for_weights_says_so(trained, tmp_path):
+    r = run("main.py", "--env", "Pendulum-v1", "--weights", str(trained), "--no-render", cwd=tmp_path)
+    assert_clean_error(r, f"{trained} is a folder; give the actor.pt inside it")
+
+
 def test_main_refuses_weights_from_another_env(trained, tmp_path):
     weights = only_run(trained, "Pendulum-v1") / "actor.pt"
     r = run("main.py", "--env", "MountainCarContinuous-v0", "--weights", str(weights), "--no-render", cwd=tmp_path)
