@@ -18,26 +18,30 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from pyparsing import ParseBaseException  # noqa: E402  (matplotlib's math text parser raises these)
 
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.errors import ArgumentParser, first_line  # noqa: E402
 from ddpg.logger import CSV_FILE  # noqa: E402
 
 
 def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps and values of one tag from a metrics.csv; ValueError names the file and what is wrong."""
     steps, values = [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if not {"step", "tag", "value"} <= set(reader.fieldnames or ()):
-            raise ValueError(f"{path} is not a metrics.csv: it needs the columns step, tag, value")
-        for line, row in enumerate(reader, start=2):
-            if row["tag"] == tag:
-                try:
-                    steps.append(int(row["step"]))
-                    values.append(float(row["value"]))
-                except (TypeError, ValueError):
-                    raise ValueError(f"{path}, line {line}: step {row['step']!r} / value {row['value']!r} "
-                                     f"is not a number") from None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not {"step", "tag", "value"} <= set(reader.fieldnames or ()):
+                raise ValueError(f"{path} is not a metrics.csv: it needs the columns step, tag, value")
+            for line, row in enumerate(reader, start=2):
+                if row["tag"] == tag:
+                    try:
+                        steps.append(int(row["step"]))
+                        values.append(float(row["value"]))
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{path}, line {line}: step {row['step']!r} / value {row['value']!r} "
+                                         f"is not a number") from None
+    except (UnicodeDecodeError, csv.Error) as e:  # binary, or NUL bytes: not a CSV at all
+        raise ValueError(f"{path} is not a metrics.csv ({type(e).__name__}: {first_line(e)})") from None
     return np.asarray(steps), np.asarray(values)
 
 
@@ -130,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         grid, mean = plot_runs(curves, args.out, title, args.tag, args.label, names if args.show_runs else None)
     except OSError as e:
         print(f"error: --out {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except (ValueError, ParseBaseException):  # matplotlib reads text between two $ as math, and may fail to
+        if not any("$" in t for t in (title, args.tag, args.label or "", *names)):
+            raise
+        print("error: a --title, --label, --tag or file name has $...$ that matplotlib cannot read as math "
+              "text; write \\$ for a dollar sign", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {len(curves)} run(s), {len(grid)} points, last mean {mean[-1]:.1f}")
     return 0

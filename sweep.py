@@ -223,8 +223,8 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
     try:
         spec = json.loads(path.read_text())
         spec["sweep_dir"] = str(Path(sweep_dir).resolve())  # the folder may have moved
-    except (json.JSONDecodeError, TypeError) as e:
-        raise DDPGError(f"{path} is not a sweep description ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
+        raise DDPGError(f"{path} is not a sweep description ({first_line(e)})") from None
     missing = [k for k in ("name", "envs", "seeds", "flags", "cpus_per_trial", "gpus_per_trial", "max_failures")
                if k not in spec]
     if missing:
@@ -558,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValueError as e:  # a malformed metrics.csv in --summary
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the system refuses, e.g. a folder name over 255 bytes
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
 
 

@@ -26,7 +26,7 @@ from ddpg import checkpoint as ckpt_io
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import RESUMABLE_OVERRIDES, Config, build_parser, config_from_dict, explicit_args, make_config
-from ddpg.errors import DDPGError
+from ddpg.errors import DDPGError, first_line
 from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
 from ddpg.logger import Logger, log_files, new_run_id
@@ -391,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = train(cfg, state, out_dir=out_dir, new_run=state is not None and out_dir is None, resume_path=path)
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the system refuses, e.g. a --run-name over 255 bytes
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the last checkpoint is kept", file=sys.stderr)

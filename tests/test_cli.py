@@ -73,6 +73,7 @@ def assert_clean_error(r, *needles):
     (["--run-name", "a/b"], ["--run-name"]),
     (["--resume="], ["--resume needs a checkpoint path", "got ''"]),  # an unset $VAR: not a fresh run
     (["--models-dir", ""], ["--models-dir must name a folder"]),
+    (["--run-name", "x" * 300], ["File name too long"]),  # one line, not a traceback from the file system
 ])
 def test_train_rejects_bad_input(trained, args, needles):
     before = snapshot(trained)

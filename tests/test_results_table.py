@@ -356,3 +356,24 @@ def test_plot_refuses_an_out_that_is_not_a_png(tmp_path):
     assert r.returncode == 2 and r.stderr == f"error: --out {tmp_path / 'curve.txt'}: curves are written as PNG; " \
                                              f"give a path ending in .png\n", r.stderr
     assert not (tmp_path / "curve.txt").exists()
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("bad-math", "has $...$ that matplotlib cannot read as math text"),
+    ("binary-csv", "bin.csv is not a metrics.csv (UnicodeDecodeError"),
+])
+def test_plot_refuses_unreadable_text_and_binary_csvs_in_one_line(tmp_path, case, needle):
+    fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    csv_path = tmp_path / "s" / "Pendulum-v1" / "seed0" / "metrics.csv"
+    args = [str(csv_path), "--title", "return $x^$"]  # an unclosed superscript
+    if case == "binary-csv":
+        (tmp_path / "bin.csv").write_bytes(bytes(range(128, 256)))
+        args = [str(tmp_path / "bin.csv")]
+    r = subprocess.run([sys.executable, str(ROOT / "plot.py"), *args, "--out", str(tmp_path / "c.png")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+    assert not (tmp_path / "c.png").exists()
+    # a dollar sign written as \$, and math that parses, draw as usual
+    r = subprocess.run([sys.executable, str(ROOT / "plot.py"), str(csv_path), "--title", r"\$5 and $x^2$",
+                        "--out", str(tmp_path / "c.png")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "c.png").stat().st_size > 1000, r.stderr
