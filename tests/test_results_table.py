@@ -377,3 +377,12 @@ def test_plot_refuses_unreadable_text_and_binary_csvs_in_one_line(tmp_path, case
     r = subprocess.run([sys.executable, str(ROOT / "plot.py"), str(csv_path), "--title", r"\$5 and $x^2$",
                         "--out", str(tmp_path / "c.png")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and (tmp_path / "c.png").stat().st_size > 1000, r.stderr
+
+
+def test_the_table_has_a_row_for_the_default_env_and_every_env_with_settings():
+    # ENVS fixes the rows' order; an env given settings without a row (or a row without settings) fails here
+    import tomllib
+    entries = tomllib.loads(config.ENV_SETTINGS_FILE.read_text())["tuned"]
+    assert sorted(results_table.ENVS) == sorted({config.Config.env, *entries})
+    assert len(results_table.ENVS) == len(set(results_table.ENVS)) == 17
+    assert not set(results_table.UNSUPPORTED) & set(results_table.ENVS)
