@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.record is not None and Path(args.record).suffix.lower() != ".mp4":
         print(f"error: --record {args.record}: videos are written as mp4; give a path ending in .mp4", file=sys.stderr)
         return 2
-    record = None if args.no_render else args.record
+    record = args.record
     if not args.no_render and record is None and not has_display():
         record = str(Path("videos") / f"{args.env}.mp4")
     if record is not None:

@@ -18,7 +18,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from pyparsing import ParseBaseException  # noqa: E402  (matplotlib's math text parser raises these)
 
 from ddpg.errors import ArgumentParser, first_line  # noqa: E402
 from ddpg.logger import CSV_FILE  # noqa: E402
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             steps, values = read_curve(path, args.tag)
-        except (ValueError, csv.Error) as e:  # UnicodeDecodeError is a ValueError
+        except ValueError as e:  # read_curve names the file and what is wrong
             print(f"error: {e}", file=sys.stderr)
             return 2
         if len(steps) == 0:
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"error: --out {args.out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    except (ValueError, ParseBaseException):  # matplotlib reads text between two $ as math, and may fail to
+    except ValueError:  # matplotlib reads text between two $ as math, and may fail to
         if not any("$" in t for t in (title, args.tag, args.label or "", *names)):
             raise
         print("error: a --title, --label, --tag or file name has $...$ that matplotlib cannot read as math "

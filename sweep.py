@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -31,7 +30,7 @@ import torch
 import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
-                         make_config, value_fits)
+                         field_faults, make_config)
 from ddpg.errors import ArgumentParser, DDPGError, first_line
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files
@@ -130,7 +129,7 @@ def run_trial(params: dict[str, Any], spec: dict[str, Any]) -> None:
                 shutil.copy2(path, Path(d) / path.name)
             tune.report(dict(last), checkpoint=tune.Checkpoint.from_directory(d))
 
-    summary = train.train(cfg, state, quiet=True, out_dir=out, on_eval=on_eval, on_save=on_save)
+    summary = train.train(cfg, state, quiet=True, out_dir=out, on_eval=on_eval, on_save=on_save, resume_path=path)
     tune.report({"step": summary["step"], "eval_return": last["eval_return"]})
 
 
@@ -229,8 +228,6 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
                if k not in spec]
     if missing:
         raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
-    types = {f.name: f.type for f in dataclasses.fields(Config)}
-
     def is_int(v: Any, least: int) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and v >= least
 
@@ -240,8 +237,7 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
              "its envs are not a list of env ids"),
             (isinstance(spec["seeds"], list) and spec["seeds"] and all(is_int(s, 0) for s in spec["seeds"]),
              "its seeds are not a list of integers >= 0"),
-            (isinstance(spec["flags"], dict) and all(k in types and value_fits(types[k], v)
-                                                     for k, v in spec["flags"].items()),
+            (isinstance(spec["flags"], dict) and field_faults(spec["flags"]) == ([], []),
              "its flags are not a table of Config fields and values of their types"),
             (is_int(spec["cpus_per_trial"], 1), "its cpus_per_trial is not an integer >= 1"),
             (isinstance(spec["gpus_per_trial"], (int, float)) and not isinstance(spec["gpus_per_trial"], bool)
@@ -559,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # a malformed metrics.csv in --summary
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # a path the system refuses, e.g. a folder name over 255 bytes
+    except OSError as e:  # a path the system refuses (a name over 255 bytes), a full disk, ...
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
 

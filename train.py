@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # a path the system refuses, e.g. a --run-name over 255 bytes
+    except OSError as e:  # a path the system refuses (a --run-name over 255 bytes), a full disk, ...
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

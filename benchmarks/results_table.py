@@ -156,9 +156,9 @@ def main() -> int:
     p.add_argument("--readme", type=Path, default=None,
                    help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
     args = p.parse_args()
-    for d in args.sweeps:
-        if not d.is_dir():
-            p.error(f"{d}: no such folder")
+    for d in args.sweeps:  # a typo is an error; a file that `~/sweeps/*` also matches is skipped below
+        if not d.exists():
+            p.error(f"{d}: no such file or folder")
     readme_text = None
     if args.readme:  # checked before any work, so a bad FILE costs nothing and is left as it was
         try:

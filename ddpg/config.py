@@ -132,11 +132,6 @@ class Config:
         need(self.run_name is None or (self.run_name.strip() and "/" not in self.run_name
                                        and self.run_name not in (".", "..")),
              f"--run-name must be a plain folder name, got {self.run_name!r}")
-        for name in ("models_dir", "runs_dir"):
-            need(getattr(self, name).strip() != "", f"--{name.replace('_', '-')} must name a folder, got {getattr(self, name)!r}")
-        # an empty --resume= (an unset shell variable) must not quietly start a fresh run
-        need(self.resume is None or self.resume.strip() != "",
-             f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; got {self.resume!r}")
         for name in ("gamma", "tau"):
             v = getattr(self, name)
             need(math.isfinite(v) and 0.0 <= v <= 1.0, f"--{name} must be in [0, 1], got {v}")
@@ -292,19 +287,30 @@ def make_config(explicit: dict[str, Any]) -> Config:
     except TypeError as e:
         raise DDPGError(f"bad configuration: {e}") from None
     cfg.validate()
+    # Checked on what is asked for, not in validate: a file saved with these must still load.
+    for name in ("models_dir", "runs_dir"):
+        if not getattr(cfg, name).strip():
+            raise DDPGError(f"--{name.replace('_', '-')} must name a folder, got {getattr(cfg, name)!r}")
+    if cfg.resume is not None and not cfg.resume.strip():  # an unset $VAR must not quietly start a fresh run
+        raise DDPGError(f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; "
+                        f"got {cfg.resume!r}")
     return cfg
+
+
+def field_faults(d: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The keys of d that are no Config field, and those whose values are not of their field's type."""
+    types = {f.name: f.type for f in fields(Config)}
+    return sorted(set(d) - set(types)), [k for k, v in d.items() if k in types and not value_fits(types[k], v)]
 
 
 def config_from_dict(d: dict[str, Any]) -> Config:
     """Rebuild a Config saved with `to_dict` (unknown keys from other versions are an error)."""
     if not isinstance(d, dict):
         raise DDPGError(f"saved config is a {type(d).__name__}, not a table of settings; the file is damaged")
-    names = {f.name for f in fields(Config)}
-    unknown = set(d) - names
+    unknown, wrong = field_faults(d)
     if unknown:
-        raise DDPGError(f"saved config has unknown fields {sorted(unknown)}; it was written by another version")
+        raise DDPGError(f"saved config has unknown fields {unknown}; it was written by another version")
     d = dict(d)
-    wrong = [f.name for f in fields(Config) if f.name in d and not value_fits(f.type, d[f.name])]
     if wrong:
         raise DDPGError(f"saved config has values of the wrong type for {', '.join(wrong)}; the file is damaged")
     if "hidden_sizes" in d:

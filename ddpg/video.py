@@ -23,11 +23,17 @@ class VideoWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.tmp.open("wb").close()  # ffmpeg would only fail at the first frame, in many lines of its own
+        except OSError as e:
+            raise DDPGError(f"cannot write video {self.path}: {e}") from None
+        try:
             # macro_block_size=1 keeps odd frame sizes as they are instead of resizing with a warning.
             self._writer = imageio.get_writer(self.tmp, fps=fps, codec="libx264", quality=7,
                                               macro_block_size=1, ffmpeg_log_level="error")
-        except OSError as e:
-            raise DDPGError(f"cannot write video {self.path}: {e}") from None
+        except BaseException as e:
+            self.tmp.unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise DDPGError(f"cannot write video {self.path}: {e}") from None
+            raise
 
     def append(self, frame: np.ndarray) -> None:
         self._writer.append_data(frame)

@@ -321,3 +321,15 @@ def test_an_env_argument_that_fails_mid_episode_without_rendering_is_one_line(tm
     err = capsys.readouterr().err
     assert rc == 2 and err == ("error: Rocket-v0 failed mid-episode with --env-kwargs thrust_noise=0.2 "
                                "(RuntimeError: RuntimeError)\n"), err
+
+
+def test_a_video_writer_that_cannot_start_leaves_no_file(tmp_path, monkeypatch):
+    from ddpg import video
+
+    def no_ffmpeg(*args, **kwargs):
+        raise RuntimeError("no ffmpeg here")
+
+    monkeypatch.setattr(video.imageio, "get_writer", no_ffmpeg)
+    with pytest.raises(RuntimeError, match="no ffmpeg here"):
+        video.VideoWriter(tmp_path / "v.mp4", 30)
+    assert list(tmp_path.iterdir()) == []  # the writability probe's empty .partial.mp4 is gone too

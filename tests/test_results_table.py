@@ -304,7 +304,7 @@ def test_out_replaces_only_a_table_it_wrote_and_bad_paths_are_one_line(tmp_path)
         ((tmp_path / "s", "--out", tmp_path / "README.md"), "holds something other than this script's table"),
         ((tmp_path / "s", "--out", tmp_path / "s" / "sweep.json"), "holds something other than this script's table"),
         ((tmp_path / "s", "--out", tmp_path / "d"), "is a folder"),
-        ((tmp_path / "s", tmp_path / "no-such-sweep"), "no-such-sweep: no such folder"),
+        ((tmp_path / "s", tmp_path / "no-such-sweep"), "no-such-sweep: no such file or folder"),
         ((tmp_path / "s", "--readme", tmp_path / "bin.md"), "not a text file"),
     ]:
         r = table_cmd(*args)
@@ -313,7 +313,7 @@ def test_out_replaces_only_a_table_it_wrote_and_bad_paths_are_one_line(tmp_path)
     assert {f: f.read_bytes() for f in tmp_path.rglob("*") if f.is_file()} == before
     out = tmp_path / "benchmark.md"
     for _ in range(2):  # a table it wrote is replaced; nothing else is left beside it
-        r = table_cmd(tmp_path / "s", "--out", out)
+        r = table_cmd(tmp_path / "s", tmp_path / "README.md", "--out", out)  # a file `dir/*` matched: skipped
         assert r.returncode == 0 and out.read_text().startswith(results_table.TABLE_START), r.stderr
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -384,5 +384,5 @@ def test_the_table_has_a_row_for_the_default_env_and_every_env_with_settings():
     import tomllib
     entries = tomllib.loads(config.ENV_SETTINGS_FILE.read_text())["tuned"]
     assert sorted(results_table.ENVS) == sorted({config.Config.env, *entries})
-    assert len(results_table.ENVS) == len(set(results_table.ENVS)) == 17
+    assert len(results_table.ENVS) == len(set(results_table.ENVS))
     assert not set(results_table.UNSUPPORTED) & set(results_table.ENVS)
