@@ -228,6 +228,7 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
                if k not in spec]
     if missing:
         raise DDPGError(f"{path} is not a sweep description (no {', '.join(missing)})")
+
     def is_int(v: Any, least: int) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and v >= least
 
