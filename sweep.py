@@ -20,7 +20,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from ddpg.config import (Config, add_config_flags, config_from_dict, env_setting
                          field_faults, make_config)
 from ddpg.errors import ArgumentParser, DDPGError, first_line
 from ddpg.gym_utils import make_env
-from ddpg.logger import CSV_FILE, log_files
+from ddpg.logger import CSV_FILE, log_files, timestamp
 from ddpg.runtime import check_matmul_precision
 
 ROOT = Path(__file__).resolve().parent
@@ -188,7 +187,7 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
         raise DDPGError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial}")
     if args.max_failures < 0:
         raise DDPGError(f"--max-failures must be >= 0, got {args.max_failures}")
-    name = args.name or time.strftime("%Y%m%d-%H%M%S")
+    name = args.name or timestamp()
     sweep_dir = Path(args.sweep_dir or Path("sweeps") / name).resolve()
     if (sweep_dir / SPEC_FILE).exists():
         raise DDPGError(f"{sweep_dir} already holds a sweep; continue it with --resume {sweep_dir} "

@@ -25,11 +25,12 @@ import ddpg  # noqa: F401  (registers Rocket-v0)
 from ddpg import checkpoint as ckpt_io
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import ReplayBuffer
-from ddpg.config import RESUMABLE_OVERRIDES, Config, build_parser, config_from_dict, explicit_args, make_config
+from ddpg.config import (RESUMABLE_OVERRIDES, Config, build_parser, check_places, config_from_dict, explicit_args,
+                         make_config)
 from ddpg.errors import DDPGError, first_line
 from ddpg.evaluate import run_episodes
 from ddpg.gym_utils import make_env
-from ddpg.logger import Logger, log_files, new_run_id
+from ddpg.logger import Logger, log_files, new_run_id, timestamp
 from ddpg.noise import make_noise
 from ddpg.runtime import check_matmul_precision, flush_denormals, keep_freed_memory
 from ddpg.update_paths import make_update
@@ -47,6 +48,7 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | None, Path | None]:
     """The run's Config, and the checkpoint to resume from if --resume was given."""
+    check_places(explicit)
     if not explicit.get("resume"):
         return make_config(explicit), None, None
     defaults = Config()
@@ -150,7 +152,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     # Folders this run creates are removed again if it fails before writing into them.
     with ckpt_io.removed_if_failed(ckpt_io.env_dir(cfg.models_dir, cfg.env)) as made:
         if cfg.run_name is None:
-            base = f"{cfg.preset}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+            base = f"{cfg.preset}-seed{cfg.seed}-{timestamp()}"
             cfg = dataclasses.replace(cfg, run_name=ckpt_io.claim_run_name(cfg.models_dir, cfg.runs_dir, cfg.env,
                                                                            base))
             made.append(ckpt_io.run_dir(cfg.models_dir, cfg.env, cfg.run_name))  # claimed: created just now

@@ -287,14 +287,20 @@ def make_config(explicit: dict[str, Any]) -> Config:
     except TypeError as e:
         raise DDPGError(f"bad configuration: {e}") from None
     cfg.validate()
-    # Checked on what is asked for, not in validate: a file saved with these must still load.
-    for name in ("models_dir", "runs_dir"):
-        if not getattr(cfg, name).strip():
-            raise DDPGError(f"--{name.replace('_', '-')} must name a folder, got {getattr(cfg, name)!r}")
-    if cfg.resume is not None and not cfg.resume.strip():  # an unset $VAR must not quietly start a fresh run
-        raise DDPGError(f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; "
-                        f"got {cfg.resume!r}")
+    check_places(explicit)
     return cfg
+
+
+def check_places(explicit: dict[str, Any]) -> None:
+    """Refuse empty folder and checkpoint names. Checked on what is asked for, not in validate:
+    a file saved with these must still load."""
+    for name in ("models_dir", "runs_dir"):
+        if name in explicit and not str(explicit[name]).strip():
+            raise DDPGError(f"--{name.replace('_', '-')} must name a folder, got {explicit[name]!r}")
+    resume = explicit.get("resume")
+    if resume is not None and not str(resume).strip():  # an unset $VAR must not quietly start a fresh run
+        raise DDPGError(f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; "
+                        f"got {resume!r}")
 
 
 def field_faults(d: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,11 @@ from ddpg.errors import DDPGError
 CSV_FILE = "metrics.csv"
 CHECKPOINT_TAG = "run/checkpoint"  # a CSV row per checkpoint saved: how far this folder's run has got
 RUN_ID_TAG = "run/id"  # the CSV's first row: which run's logs these are (its checkpoints carry the same id)
+
+
+def timestamp() -> str:
+    """The local start time that default run and sweep names carry, sortable as text."""
+    return time.strftime("%Y%m%d-%H%M%S")
 
 
 def new_run_id() -> int:

@@ -188,6 +188,15 @@ def test_a_refused_resume_is_one_line_and_says_nothing_of_resuming(trained, tmp_
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("flag", ["--models-dir", "--runs-dir"])
+def test_a_resume_into_an_empty_folder_name_is_refused(trained, tmp_path, flag):
+    ckpt = only_run(trained, "Pendulum-v1") / "checkpoint.pt"
+    before = snapshot(trained)
+    r = run("train.py", "--resume", str(ckpt), flag, " ", "--total-steps", "500", cwd=tmp_path)
+    assert_clean_error(r, f"{flag} must name a folder, got ' '")
+    assert snapshot(trained) == before and not any(tmp_path.iterdir())
+
+
 def test_torch_files_without_the_expected_keys_are_refused(tmp_path):
     for kind in ("actor", "checkpoint"):
         torch.save({"kind": kind, "format_version": 1, "env_id": "Pendulum-v1"}, tmp_path / f"{kind}.pt")

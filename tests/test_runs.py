@@ -293,7 +293,7 @@ def test_a_renamed_run_goes_on_in_place_under_its_new_name(tmp_path):
 
 
 def test_default_run_names_are_claimed_one_per_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(train.time, "strftime", lambda fmt: "20261202-120000")  # two runs in the same second
+    monkeypatch.setattr(train, "timestamp", lambda: "20261202-120000")  # two runs in the same second
     cfg = extension_config(tmp_path, 300)
     runs = [train.train(cfg, quiet=True) for _ in range(2)]
     assert [r["checkpoint"].parent.name for r in runs] == ["tuned-seed3-20261202-120000", "tuned-seed3-20261202-120000-2"]
