@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ddpg.errors import ArgumentParser, DDPGError
+from ddpg.errors import ArgumentParser, DDPGError, require_named
 
 
 # What each Config field is to a run. Which fields a resume may change, an env's entry may set, a sweep
@@ -295,8 +295,7 @@ def check_places(explicit: dict[str, Any]) -> None:
     """Refuse empty folder and checkpoint names. Checked on what is asked for, not in validate:
     a file saved with these must still load."""
     for name in ("models_dir", "runs_dir"):
-        if name in explicit and not str(explicit[name]).strip():
-            raise DDPGError(f"--{name.replace('_', '-')} must name a folder, got {explicit[name]!r}")
+        require_named(f"--{name.replace('_', '-')}", explicit.get(name))
     resume = explicit.get("resume")
     if resume is not None and not str(resume).strip():  # an unset $VAR must not quietly start a fresh run
         raise DDPGError(f"--resume needs a checkpoint path, or no value for the newest run's checkpoint; "

@@ -15,6 +15,12 @@ def first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def require_named(flag: str, value: object, what: str = "a folder") -> None:
+    """Refuse a blank path flag: an unset $VAR in a script must not fall back to a default place."""
+    if value is not None and not str(value).strip():
+        raise DDPGError(f"{flag} must name {what}, got {value!r}")
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
     error, instead of the whole usage block and then the error. Flags are matched whole: argparse's prefix
