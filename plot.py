@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ddpg.errors import ArgumentParser, first_line  # noqa: E402
-from ddpg.logger import CSV_FILE  # noqa: E402
+from ddpg.logger import CSV_FILE, HEADER  # noqa: E402
 
 
 def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
@@ -29,8 +29,8 @@ def read_curve(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            if not {"step", "tag", "value"} <= set(reader.fieldnames or ()):
-                raise ValueError(f"{path} is not a metrics.csv: it needs the columns step, tag, value")
+            if not set(HEADER) <= set(reader.fieldnames or ()):
+                raise ValueError(f"{path} is not a metrics.csv: it needs the columns {', '.join(HEADER)}")
             for line, row in enumerate(reader, start=2):
                 if row["tag"] == tag:
                     try:

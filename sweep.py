@@ -30,7 +30,7 @@ import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
                          field_faults, make_config)
-from ddpg.errors import ArgumentParser, DDPGError, first_line
+from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files, timestamp
 from ddpg.runtime import check_matmul_precision
@@ -473,6 +473,9 @@ def check_export(sweep_dir: Path, dest: Path) -> None:
     spec = load_spec(sweep_dir)
     if dest.resolve() == Path(sweep_dir).resolve():
         raise DDPGError(f"--export {dest} is the sweep's own folder; give another")
+    if dest.is_dir() and not (dest / SPEC_FILE).is_file() and any(dest.iterdir()):
+        raise DDPGError(f"--export {dest} holds other files; export to a new or empty folder, so that none is "
+                        f"overwritten")
     if (dest / SPEC_FILE).is_file():
         theirs = load_spec(dest)
         if "exported_from" not in theirs:
@@ -509,6 +512,9 @@ def export(sweep_dir: Path, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for flag, what in (("summary", "a sweep folder"), ("resume", "a sweep folder"), ("sweep_dir", "a folder"),
+                           ("export", "a folder"), ("name", "a sweep"), ("address", "a Ray cluster")):
+            require_named(f"--{flag.replace('_', '-')}", getattr(args, flag), what)
         mode = "--summary" if args.summary else "--resume" if args.resume else None
         allowed = {"--summary": {"summary", "export"}, "--resume": {"resume", "address", "cpus"}}.get(mode)
         extra = sorted(k for k, v in vars(args).items() if v is not None and allowed is not None and k not in allowed)

@@ -179,7 +179,13 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
     # Every random draw comes from these, and all of them are checkpointed.
     rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
     torch.manual_seed(cfg.seed)            # network initialisation
-    agent = DDPGAgent(obs_dim, low, high, cfg, device)
+    try:
+        agent = DDPGAgent(obs_dim, low, high, cfg, device)
+    except RuntimeError as e:  # torch's allocator refusing networks too large for this machine
+        if "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
+            raise
+        raise DDPGError(f"networks of --hidden-sizes {' '.join(map(str, cfg.hidden_sizes))} could not be "
+                        f"allocated ({first_line(e)[:120]})") from None
     buffer = ReplayBuffer(cfg.buffer_size, obs_dim, low.size, device, seed=cfg.seed)
     noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
 

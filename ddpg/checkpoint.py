@@ -34,6 +34,35 @@ REQUIRED_KEYS = {
 }
 
 
+
+def _count(v: object) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _episode(v: object) -> bool:
+    """An unfinished episode as `train.py` saves it: its reset seed, its actions so far, the last obs, the return."""
+    return v is None or (isinstance(v, dict) and _count(v.get("seed")) and _number(v.get("return"))
+                         and isinstance(v.get("actions"), torch.Tensor) and v["actions"].ndim == 2
+                         and isinstance(v.get("obs"), torch.Tensor))
+
+
+# The scalar fields a resumed run reads, checked where present: a damaged value is refused on loading,
+# not thousands of steps later (a best_eval_return of None only fails at the first evaluation).
+FIELD_CHECKS = {
+    "step": ("a step count", _count),
+    "episode": ("an episode count", _count),
+    "best_eval_return": ("a number", _number),
+    "last_eval_return": ("a number", _number),
+    "eval_return": ("a number", _number),
+    "run_id": ("a run id", lambda v: v is None or _count(v)),
+    "unfinished_episode": ("an unfinished episode (seed, actions, obs, return)", _episode),
+}
+
+
 def env_dir(models_dir: str | Path, env_id: str) -> Path:
     """Where an env's runs live, one folder each. A file directly in it (actor.pt) is the shipped policy:
     train.py saves only into run folders (train.resume_folder keeps old-layout resumes out of it too)."""
@@ -213,6 +242,9 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     if missing:
         raise DDPGError(f"{path} is a {kind} file without {', '.join(missing)}; it was not written by this repo's "
                         f"train.py, or it is damaged")
+    bad = [f"{k} ({obj[k]!r:.40}, not {what})" for k, (what, ok) in FIELD_CHECKS.items() if k in obj and not ok(obj[k])]
+    if bad:
+        raise DDPGError(f"{path} is a {kind} file with damaged values: {'; '.join(bad)}")
     try:
         config_from_dict(obj["config"])
     except DDPGError as e:

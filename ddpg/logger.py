@@ -10,9 +10,10 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-from ddpg.errors import DDPGError
+from ddpg.errors import DDPGError, first_line
 
 CSV_FILE = "metrics.csv"
+HEADER = ["step", "tag", "value"]  # long format: one scalar per row
 CHECKPOINT_TAG = "run/checkpoint"  # a CSV row per checkpoint saved: how far this folder's run has got
 RUN_ID_TAG = "run/id"  # the CSV's first row: which run's logs these are (its checkpoints carry the same id)
 
@@ -60,7 +61,7 @@ class Logger:
         self.writer = SummaryWriter(str(self.run_dir), purge_step=step + 1)
         self._csv = csv.writer(self._file)
         if new:
-            self._csv.writerow(["step", "tag", "value"])
+            self._csv.writerow(HEADER)
             if run_id is not None:
                 self._csv.writerow([step, RUN_ID_TAG, run_id])
             self._file.flush()
@@ -68,8 +69,16 @@ class Logger:
             self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", 0)
 
     def _truncate_csv(self, step: int, run_id: int | None) -> None:
-        with open(self.csv_path, newline="") as f:
-            rows = list(csv.reader(f))
+        try:
+            with open(self.csv_path, newline="") as f:
+                rows = list(csv.reader(f))
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise DDPGError(f"{self.csv_path} is damaged ({first_line(e)[:80]}); restore it, or go on from this "
+                            f"checkpoint as a new run with --resume <this checkpoint> --run-name NEW") from None
+        if rows[:1] != [HEADER]:  # cutting a file this code did not write would lose its rows
+            raise DDPGError(f"{self.csv_path} is not a log this repo wrote (its header is {rows[0] if rows else []}); "
+                            f"give --runs-dir the folder that holds this run's logs, or go on from this "
+                            f"checkpoint as a new run with --resume <this checkpoint> --run-name NEW")
         theirs = next((r[2] for r in rows[1:] if len(r) == 3 and r[1] == RUN_ID_TAG), None)
         if run_id is not None and theirs is not None and theirs != str(run_id):  # logs from before ids: no check
             raise DDPGError(f"the logs in {self.run_dir} are another run's (run id {theirs}, this checkpoint's is "

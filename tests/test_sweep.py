@@ -163,6 +163,11 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     (["--envs", "Pendulum-v1", "--seeds", "0", "--gpus-per-trial", "0.25"], "--gpus-per-trial 0.25 is more than the "
                                                                            "cluster's 0 GPUs"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--tau", "2"], "--tau"),
+    # blank values (an unset $VAR) are refused, not read as the flag's absence
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--name", ""], "--name must name a sweep, got ''"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--address", " "], "--address must name a Ray cluster, got ' '"),
+    (["--summary", ""], "--summary must name a sweep folder, got ''"),
+    (["--resume", "", "--envs", "Pendulum-v1", "--seeds", "0"], "--resume must name a sweep folder, got ''"),
 ])
 def test_bad_input_is_one_line_and_starts_nothing(tmp_path, capsys, argv, needle):
     d = tmp_path / "bad"
@@ -329,6 +334,13 @@ def test_summary_uses_each_envs_own_budget_and_the_last_logged_step(tmp_path, ca
     assert "holds a sweep, not an exported copy" in capsys.readouterr().err
     assert sorted(p.name for p in live.iterdir()) == [sweep.SPEC_FILE] and "exported_from" not in \
         (live / sweep.SPEC_FILE).read_text()
+    # Nor on a folder of other files, such as results/curves: their names may match the export's.
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    (curves / "Pendulum-v1.png").write_bytes(b"another table's curve")
+    assert sweep.main(["--summary", str(out), "--export", str(curves)]) == 2
+    assert "holds other files; export to a new or empty folder" in capsys.readouterr().err
+    assert [(p.name, p.read_bytes()) for p in curves.iterdir()] == [("Pendulum-v1.png", b"another table's curve")]
 
 
 def test_the_newest_of_the_registered_and_the_trials_own_checkpoint_wins(tmp_path):

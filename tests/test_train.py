@@ -170,7 +170,43 @@ def test_a_refused_resume_leaves_best_actor_as_it_was(tmp_path):
     assert best_path.read_bytes() == best
 
 
-def test_obs_norm_counts_each_training_observation_once_and_ships_with_the_actor(tmp_path):
+@pytest.mark.parametrize("key, value, needle", [
+    ("step", "abc", "step ('abc', not a step count)"),
+    ("step", -5, "step (-5, not a step count)"),
+    ("best_eval_return", None, "best_eval_return (None, not a number)"),  # else it fails at the first evaluation
+    ("unfinished_episode", {"seed": 1}, "unfinished_episode ({'seed': 1}, not an unfinished episode"),
+    ("run_id", 1.5, "run_id (1.5, not a run id)"),
+])
+def test_a_checkpoint_with_a_damaged_value_is_refused_on_loading(tmp_path, key, value, needle):
+    s = train.train(tiny(tmp_path, total_steps=400), quiet=True)
+    state = ckpt_io.load(s["checkpoint"], "checkpoint")
+    torch.save({**state, key: value}, s["checkpoint"])
+    with pytest.raises(DDPGError, match="damaged values") as e:
+        train.resolve_config({"resume": str(s["checkpoint"]), "total_steps": 800})
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("log, needle", [
+    (b"epoch,loss,acc,lr\n1,0.5,0.9,0.1\n", "is not a log this repo wrote (its header is ['epoch', 'loss', 'acc', 'lr'])"),
+    (b"step,tag,value\n\xff\xfe\x00garbage\n", "is damaged"),
+])
+def test_a_resume_leaves_a_log_it_did_not_write_as_it_was(tmp_path, log, needle):
+    s = train.train(tiny(tmp_path, total_steps=400), quiet=True)
+    (s["run_dir"] / "metrics.csv").write_bytes(log)
+    cfg, state, _ = train.resolve_config({"resume": str(s["checkpoint"]), "total_steps": 800})
+    with pytest.raises(DDPGError, match="metrics.csv") as e:
+        train.train(cfg, state, quiet=True)
+    assert needle in str(e.value)
+    assert (s["run_dir"] / "metrics.csv").read_bytes() == log
+
+
+def test_networks_too_large_for_memory_are_one_error(tmp_path):
+    with pytest.raises(DDPGError, match="networks of --hidden-sizes 100000000 100000000 could not be allocated"):
+        train.train(tiny(tmp_path, hidden_sizes=(10**8, 10**8)), quiet=True)
+    assert not (tmp_path / "models" / "Pendulum-v1").exists()
+
+
+
     s = train.train(tiny(tmp_path, obs_norm=True), quiet=True)
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
     stats = {k.removeprefix("obs_norm."): v for k, v in full["agent"]["actor"].items() if k.startswith("obs_norm.")}
