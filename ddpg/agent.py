@@ -56,6 +56,8 @@ class DDPGAgent:
         # `capturable` keeps its step counts on the device, which CUDA graph replay needs.
         adam = {"fused": True, "capturable": cfg.cudagraphs}
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, **adam)
+        # The paper's L2 penalty on Q, as Adam's coupled weight_decay: it reaches every critic parameter,
+        # biases and the output layer too (the paper does not say which it penalised).
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
                                            weight_decay=cfg.critic_weight_decay, **adam)
 

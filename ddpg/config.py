@@ -64,8 +64,8 @@ class Config:
     hidden_sizes: tuple[int, ...] = _f((256, 256), "hidden layer widths of actor and critic", role="maths", nargs="+")
     critic_action_layer: int = _f(0, "critic layer the action enters: 0 = with the observation, "
                                      "1 = the 2nd layer (paper)", role="maths")
-    paper_init: bool = _f(False, "init final layers U[-3e-3, 3e-3] and others U[±1/sqrt(fan_in)] (paper) "
-                                 "instead of PyTorch's default", role="maths")
+    paper_init: bool = _f(False, "init final layers U[-3e-3, 3e-3] (paper) instead of PyTorch's default "
+                                 "U[±1/sqrt(fan_in)], which the hidden layers have either way", role="maths")
     obs_norm: bool = _f(False, "normalise observations by the running mean and std of those seen in training, "
                                "clipped to ±10; the statistics are saved with the actor", role="maths")
     # Optimisation
