@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from ddpg.config import Config  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
-from ddpg.errors import ArgumentParser
+from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named
 
 
 def has_display() -> bool:
@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --{name} must be >= {lowest}, got {getattr(args, name)}", file=sys.stderr)
             return 2
     try:
+        for flag, what in (("--models-dir", "a folder"), ("--run", "a run"), ("--weights", "an actor.pt file"),
+                           ("--record", "an mp4 file")):
+            require_named(flag, getattr(args, flag[2:].replace("-", "_")), what)
         env_kwargs = parse_kwargs(args.env_kwargs)
-    except ValueError as e:
+    except (DDPGError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.record is not None and args.no_render:
@@ -92,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import ddpg  # noqa: F401  (registers Rocket-v0)
     from ddpg import checkpoint as ckpt_io
-    from ddpg.errors import DDPGError, first_line
     from ddpg.evaluate import run_episodes
     from ddpg.gym_utils import make_env
     from ddpg.video import VideoWriter

@@ -38,9 +38,9 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
         if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
             env.reset(seed=0)
     except (TypeError, ValueError) as e:  # a constructor argument the env does not take, or a bad value
-        raise DDPGError(f"env {env_id} does not accept these arguments {kwargs}: {e}") from None
+        raise DDPGError(f"env {env_id} does not accept these arguments {kwargs}: {first_line(e)}") from None
     except gym.error.Error as e:
-        raise DDPGError(f"unknown or unavailable env {env_id!r} ({e}); pass an id from gymnasium's "
+        raise DDPGError(f"unknown or unavailable env {env_id!r} ({first_line(e)}); pass an id from gymnasium's "
                         f"registry, e.g. HalfCheetah-v5, Pendulum-v1 or Rocket-v0") from None
     except RuntimeError as e:  # e.g. `import mujoco` refusing an unusable MUJOCO_GL value
         raise DDPGError(f"could not make env {env_id}: {first_line(e)}") from None
@@ -64,8 +64,28 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
                         f"of numbers, as MuJoCo, Box2D and classic-control envs have (images and Dict "
                         f"observations need another network)")
     if render_mode is not None:
+        check_camera(env, env_id, kwargs)
         follow_agent(env)
     return env
+
+
+def check_camera(env: gym.Env, env_id: str, kwargs: dict[str, object]) -> None:
+    """Refuse a MuJoCo camera the model lacks: an unknown camera_id makes MuJoCo print an error and exit at
+    the first frame, an unknown camera_name quietly falls back to the free camera."""
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None:
+        return
+    cam, ncam = renderer.camera_id, env.unwrapped.model.ncam
+    if "camera_name" in kwargs and cam == -1:
+        asked = f"named {kwargs['camera_name']!r}"
+    elif not isinstance(cam, int) or not -1 <= cam < ncam:
+        asked = f"with camera_id={cam!r}"
+    else:
+        return
+    env.close()
+    fixed = "0" if ncam == 1 else f"0 to {ncam - 1}"
+    has = f"camera_id {fixed}, and -1 for the free camera" if ncam else "only the free camera, camera_id=-1"
+    raise DDPGError(f"env {env_id} has no camera {asked}; it has {has}")
 
 
 def follow_agent(env: gym.Env) -> None:

@@ -1,14 +1,36 @@
 """mp4 output through imageio-ffmpeg, written to a temporary name and renamed when complete."""
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import imageio.v2 as imageio
 import numpy as np
 
 from ddpg.errors import DDPGError
+
+# H.264 in yuv420p needs even sizes: pad an odd width or height by one pixel.
+EVEN_SIZE = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+
+
+@contextlib.contextmanager
+def stderr_to(file: IO[bytes]) -> Iterator[None]:
+    """Point file descriptor 2 at `file` meanwhile: a process started then keeps it as its stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class VideoWriter:
@@ -18,6 +40,7 @@ class VideoWriter:
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
         self.frames = 0
+        self._log: IO[bytes] | None = None  # ffmpeg's stderr, from the first frame on
         if self.path.is_dir():
             raise DDPGError(f"cannot write video {self.path}: it is a folder")
         try:
@@ -26,9 +49,10 @@ class VideoWriter:
         except OSError as e:
             raise DDPGError(f"cannot write video {self.path}: {e}") from None
         try:
-            # macro_block_size=1 keeps odd frame sizes as they are instead of resizing with a warning.
+            # macro_block_size=1: no resizing (with a warning) to multiples of 16; EVEN_SIZE pads instead.
             self._writer = imageio.get_writer(self.tmp, fps=fps, codec="libx264", quality=7,
-                                              macro_block_size=1, ffmpeg_log_level="error")
+                                              macro_block_size=1, ffmpeg_log_level="error",
+                                              output_params=list(EVEN_SIZE))
         except BaseException as e:
             self.tmp.unlink(missing_ok=True)
             if isinstance(e, OSError):
@@ -36,20 +60,56 @@ class VideoWriter:
             raise
 
     def append(self, frame: np.ndarray) -> None:
-        self._writer.append_data(frame)
+        if self.frames == 0:
+            if not np.size(frame):  # e.g. --env-kwargs width=0: ffmpeg would fail in lines of its own
+                raise DDPGError(f"cannot write video {self.path}: the env draws empty frames (shape "
+                                f"{np.shape(frame)}); give it a width and height of at least 1")
+            # ffmpeg starts with the first frame; its error lines go to a log, to end as one line of ours
+            # (opened to append: ffmpeg's lines land at its end whatever our reads did to the offset).
+            self._log = tempfile.TemporaryFile("a+b")
+            with stderr_to(self._log):
+                self._write(frame)
+        else:
+            self._write(frame)
         self.frames += 1
+
+    def _write(self, frame: np.ndarray) -> None:
+        try:
+            self._writer.append_data(frame)
+        except OSError:  # ffmpeg quit, e.g. on a full disk
+            raise self._failed() from None
+
+    def _ffmpeg_said(self) -> str:
+        """ffmpeg's first error line, less its `[libx264 @ 0x55...]` prefix; empty while it said nothing."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        return re.sub(r"^\[[^]]*\] ", "", lines[0]) if lines else ""
+
+    def _failed(self) -> DDPGError:
+        return DDPGError(f"cannot write video {self.path}: ffmpeg failed: "
+                         f"{self._ffmpeg_said() or 'it wrote no video'}")
 
     def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._writer.close()
-        if exc_type is None:
-            try:
-                os.replace(self.tmp, self.path)
-                return
-            except OSError as e:  # e.g. a folder made at that path while the episodes ran
-                self.tmp.unlink(missing_ok=True)
-                raise DDPGError(f"cannot write video {self.path}: {e.strerror or e}") from None
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self._writer.close()  # waits for ffmpeg to finish the file
+            if exc_type is None:
+                self._keep()
+        finally:
+            if self._log is not None:
+                self._log.close()
+            self.tmp.unlink(missing_ok=True)  # already gone where the video was kept
+
+    def _keep(self) -> None:
+        """Rename the video into place, unless ffmpeg failed: then `path` keeps what it held."""
+        try:
+            if self._ffmpeg_said() or not self.tmp.stat().st_size:
+                raise self._failed()
+            os.replace(self.tmp, self.path)
+        except OSError as e:  # e.g. a folder made at that path while the episodes ran
+            raise DDPGError(f"cannot write video {self.path}: {e.strerror or e}") from None

@@ -7,11 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+import imageio.v2 as imageio
+import numpy as np
 import pytest
 import torch
 
 from conftest import ROOT, tiny_flags
 from ddpg import checkpoint as ckpt_io
+from ddpg.errors import DDPGError
 
 TINY = tiny_flags()
 
@@ -86,6 +89,11 @@ def test_train_rejects_bad_input(trained, args, needles):
     ("train.py", ["--total-steps", "abc"], ["--total-steps", "'abc'"]),
     ("sweep.py", ["--cpus", "x"], ["--cpus", "sweep.py --help"]),
     ("main.py", ["--bogus"], ["--bogus", "main.py --help"]),
+    # an unset $VAR: not the default weights, nor a hint with an empty --models-dir
+    ("main.py", ["--weights", ""], ["--weights must name an actor.pt file, got ''"]),
+    ("main.py", ["--run", ""], ["--run must name a run, got ''"]),
+    ("main.py", ["--models-dir", " "], ["--models-dir must name a folder, got ' '"]),
+    ("main.py", ["--record", ""], ["--record must name an mp4 file, got ''"]),
     # flags match whole: argparse's prefix matching would take these for --seeds and --total-steps
     ("sweep.py", ["--envs", "Pendulum-v1", "--seeds", "0", "--seed", "3"], ["unrecognized arguments: --seed 3"]),
     ("train.py", ["--env", "Pendulum-v1", "--total", "10"], ["unrecognized arguments: --total 10"]),
@@ -111,19 +119,33 @@ def test_main_without_weights_for_an_env_it_cannot_train_says_why_not_to_train(t
     assert "python train.py" not in r.stderr and list(tmp_path.iterdir()) == []
 
 
+REACHER = ["--env", "Reacher-v5", "--weights", str(ROOT / "models" / "Reacher-v5" / "actor.pt")]
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--record", "{tmp}/taken.mp4"], "cannot write video {tmp}/taken.mp4: it is a folder"),
+    # ffmpeg would fail in lines of its own, and its empty output would replace the video there
+    ([*REACHER, "--record", "{tmp}/kept.mp4", "--env-kwargs", "width=0", "height=0"],
+     "cannot write video {tmp}/kept.mp4: the env draws empty frames (shape (0, 0, 3))"),
+    # MuJoCo would print an error and exit at the first frame, leaving the .partial.mp4 and MUJOCO_LOG.TXT
+    ([*REACHER, "--record", "{tmp}/x.mp4", "--env-kwargs", "camera_id=99"],
+     "Reacher-v5 has no camera with camera_id=99; it has only the free camera"),
+    ([*REACHER, "--record", "{tmp}/x.mp4", "--env-kwargs", "camera_name=nope"],  # not the free camera instead
+     "Reacher-v5 has no camera named 'nope'"),
     (["--record", "/proc/self/out.mp4"], "cannot write video /proc/self/out.mp4"),  # not ffmpeg's lines
     (["--no-render", "--record", "{tmp}/x.mp4"], "--record and --no-render contradict each other"),
     (["--no-render", "--env-kwargs", "render_mode=human"], "--env-kwargs render_mode: main.py sets it"),
 ])
 def test_main_refuses_a_video_or_render_mode_it_cannot_honour(trained, tmp_path, args, needle):
     (tmp_path / "taken.mp4").mkdir()
+    (tmp_path / "kept.mp4").write_text("an earlier video")
+    before = snapshot(tmp_path)
     weights = only_run(trained, "Pendulum-v1") / "actor.pt"
     r = run("main.py", "--env", "Pendulum-v1", "--weights", str(weights), "--episodes", "1",
             *[a.format(tmp=tmp_path) for a in args], cwd=tmp_path)
     assert_clean_error(r, needle.format(tmp=tmp_path))
-    assert [p.name for p in tmp_path.rglob("*")] == ["taken.mp4"]  # no .partial.mp4 or video left
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept.mp4", "taken.mp4"]  # no .partial.mp4 or video
 
 
 def test_main_given_a_folder_for_weights_says_so(trained, tmp_path):
@@ -253,6 +275,7 @@ def test_main_refuses_bad_env_arguments_and_seeds(tmp_path):
 @pytest.mark.parametrize("kwarg, needles", [
     ("frame_skip=0", ["HalfCheetah-v5 failed to start", "ZeroDivisionError"]),  # fails in the constructor
     ("xml_file=/nonexistent.xml", ["HalfCheetah-v5 failed to start", "/nonexistent.xml"]),
+    (f"xml_file={ROOT / 'README.md'}", ["HalfCheetah-v5 does not accept", "README.md", "XML parse error"]),
     ("ctrl_cost_weight='abc'", ["HalfCheetah-v5 failed mid-episode", "ctrl_cost_weight='abc'", "TypeError"]),
 ])
 def test_env_arguments_that_break_the_env_later_are_one_line_too(tmp_path, kwarg, needles):
@@ -342,3 +365,22 @@ def test_a_video_writer_that_cannot_start_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no ffmpeg here"):
         video.VideoWriter(tmp_path / "v.mp4", 30)
     assert list(tmp_path.iterdir()) == []  # the writability probe's empty .partial.mp4 is gone too
+
+
+def test_a_video_ffmpeg_cannot_encode_is_one_line_and_keeps_the_video_there(tmp_path, capfd):
+    from ddpg import video
+    (tmp_path / "v.mp4").write_text("an earlier video")
+    with pytest.raises(DDPGError, match=r"^cannot write video .*v\.mp4: ffmpeg failed: invalid width x height"):
+        with video.VideoWriter(tmp_path / "v.mp4", 30) as v:
+            v.append(np.zeros((2, 20000, 3), np.uint8))  # too wide for H.264
+    assert capfd.readouterr().err == ""  # not ffmpeg's own dozen lines
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"] and (tmp_path / "v.mp4").read_text() == "an earlier video"
+
+
+def test_a_video_of_odd_size_is_padded_to_even_not_refused(tmp_path):
+    from ddpg import video
+    with video.VideoWriter(tmp_path / "v.mp4", 30) as v:  # H.264 needs even sizes: ffmpeg would refuse 5x3
+        for _ in range(2):
+            v.append(np.zeros((3, 5, 3), np.uint8))
+    frames = imageio.mimread(tmp_path / "v.mp4")
+    assert len(frames) == 2 and frames[0].shape == (4, 6, 3)
