@@ -24,7 +24,7 @@ from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import Config  # noqa: E402
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
 
 
 def main() -> int:
@@ -32,44 +32,67 @@ def main() -> int:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--transitions", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
+    p.add_argument("--dir", default=None,
+                   help="write in a scratch folder made here, removed after (default: the system's temporary folder)")
     args = p.parse_args()
+    try:
+        for flag, value in (("--transitions", args.transitions), ("--repeats", args.repeats)):
+            if value < 1:
+                raise DDPGError(f"{flag} must be >= 1, got {value}")
+        require_named("--dir", args.dir)
+        if args.dir is not None:
+            ckpt_io.ensure_writable_dirs({"--dir": Path(args.dir)})
+        measure(args.transitions, args.repeats, args.dir)
+    except DDPGError as e:  # also a buffer too large to allocate
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def measure(transitions: int, repeats: int, where: str | None) -> None:
+    """Time the save and the load of a full checkpoint whose buffer holds `transitions` rows, `repeats` times."""
+    cfg = Config()
     obs_dim, act_dim = 17, 6
-    agent = DDPGAgent(obs_dim, -np.ones(act_dim), np.ones(act_dim), Config())
-    buf = ReplayBuffer(args.transitions, obs_dim, act_dim, "cpu")
+    agent = DDPGAgent(obs_dim, -np.ones(act_dim), np.ones(act_dim), cfg)
+    buf = ReplayBuffer(transitions, obs_dim, act_dim, "cpu")
     # Realistic contents: episodes of 1000 steps whose next observation is the following row's observation.
     rng = np.random.default_rng(0)
-    obs = rng.standard_normal((args.transitions + 1, obs_dim)).astype(np.float32)
+    obs = rng.standard_normal((transitions + 1, obs_dim)).astype(np.float32)
     c = buf.cols
     rows = buf.storage.numpy()
     rows[:, c["obs"]] = obs[:-1]
     rows[:, c["next_obs"]] = obs[1:]
-    rows[:, c["action"]] = rng.uniform(-1, 1, (args.transitions, act_dim))
-    rows[:, c["reward"]] = rng.standard_normal((args.transitions, 1))
-    ends = np.arange(999, args.transitions, 1000)
+    rows[:, c["action"]] = rng.uniform(-1, 1, (transitions, act_dim))
+    rows[:, c["reward"]] = rng.standard_normal((transitions, 1))
+    ends = np.arange(999, transitions, 1000)
     rows[ends, c["next_obs"]] = rng.standard_normal((len(ends), obs_dim))  # the final obs of each episode
-    buf.pos, buf.size = 0, args.transitions
+    buf.pos, buf.size = 0, transitions
 
-    out = Path(args.dir or tempfile.mkdtemp()) / ckpt_io.CHECKPOINT_FILE
     saves, loads = [], []
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        state = {"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": "HalfCheetah-v5",
-                 "agent": agent.state_dict(), "buffer": buf.state_dict()}
-        ckpt_io.atomic_save(state, out)
-        saves.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        loaded = ckpt_io.load(out, "checkpoint")
-        restored = ReplayBuffer(args.transitions, obs_dim, act_dim, "cpu")
-        restored.load_state_dict(loaded["buffer"])
-        loads.append(time.perf_counter() - t)
+    with tempfile.TemporaryDirectory(dir=where) as d:  # a fresh folder: no file of the user's is overwritten
+        out = Path(d) / ckpt_io.CHECKPOINT_FILE
+        for _ in range(repeats):
+            t = time.perf_counter()
+            # what train.py's save() writes, so that ckpt_io.load accepts it
+            state = {"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": cfg.env,
+                     "config": cfg.to_dict(), "obs_dim": obs_dim, "action_low": [-1.0] * act_dim,
+                     "action_high": [1.0] * act_dim, "step": transitions, "episode": transitions // 1000,
+                     "best_eval_return": float("-inf"), "agent": agent.state_dict(), "buffer": buf.state_dict(),
+                     "noise": {"x": [0.0] * act_dim},
+                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}}
+            ckpt_io.atomic_save(state, out)
+            saves.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            loaded = ckpt_io.load(out, "checkpoint")
+            restored = ReplayBuffer(transitions, obs_dim, act_dim, "cpu")
+            restored.load_state_dict(loaded["buffer"])
+            loads.append(time.perf_counter() - t)
+        size = out.stat().st_size
     assert torch.equal(restored.storage, buf.storage), "restored buffer differs"
-    raw = args.transitions * buf.width * 4
-    size = out.stat().st_size
-    print(f"{args.transitions:,} transitions: checkpoint {size / 1e6:.1f} MB on disk "
+    raw = transitions * buf.width * 4
+    print(f"{transitions:,} transitions: checkpoint {size / 1e6:.1f} MB on disk "
           f"(buffer as stored in memory: {raw / 1e6:.1f} MB); save (incl. fsync) {min(saves):.2f} s, "
-          f"load {min(loads):.2f} s, best of {args.repeats}; restored buffer is bit-identical")
-    return 0
+          f"load {min(loads):.2f} s, best of {repeats}; restored buffer is bit-identical")
 
 
 if __name__ == "__main__":

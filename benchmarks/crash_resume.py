@@ -11,6 +11,7 @@ land in the middle of a save.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shutil
@@ -20,12 +21,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
+from ddpg.config import build_parser, explicit_args, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from throughput import check_runnable  # noqa: E402
 
 
 def same(a, b) -> bool:
@@ -37,6 +42,29 @@ def same(a, b) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return a == b
+
+
+OWN_FLAGS = ("env", "total_steps", "resume", "models_dir", "runs_dir", "run_name")  # what cmd() sets
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse bad input before the scratch folder is made: a bad train.py flag would fail every run."""
+    if args.kills < 1:
+        raise DDPGError(f"--kills must be >= 1, got {args.kills}")
+    if not 0 <= args.min_delay <= args.max_delay < math.inf:
+        raise DDPGError(f"the delays must be finite, with 0 <= --min-delay <= --max-delay; got {args.min_delay} and "
+                        f"{args.max_delay}")
+    parser = build_parser("train.py")
+
+    def refuse(message: str) -> NoReturn:
+        raise DDPGError(f"--train-args {args.train_args!r}: {message}")
+    parser.error = refuse  # type: ignore[method-assign]
+    given = explicit_args(parser.parse_args(args.train_args.split()))
+    clash = [f"--{k.replace('_', '-')}" for k in OWN_FLAGS if k in given]
+    if clash:
+        raise DDPGError(f"--train-args: crash_resume.py sets {', '.join(clash)} itself (--env and --total-steps "
+                        f"are its own flags)")
+    check_runnable(make_config({**given, "env": args.env, "total_steps": args.total_steps}))
 
 
 def main() -> int:
@@ -52,6 +80,11 @@ def main() -> int:
                                            "--eval-interval 2000 --eval-episodes 2 --log-interval 200",
                    help="extra train.py flags, the same for every run")
     args = p.parse_args()
+    try:
+        check_inputs(args)
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="crash_resume_"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread: bit-identical results need the same thread count

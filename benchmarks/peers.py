@@ -35,7 +35,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from throughput import MATMUL_PRECISIONS, cpu_model, one_path  # noqa: E402
+from throughput import MATMUL_PRECISIONS, check_json_out, cpu_model, one_path, report_failed, write_json  # noqa: E402
 
 from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 
@@ -152,7 +152,9 @@ def main() -> int:
     p.add_argument("--learning-starts", type=int, default=1000, help="random-action steps before updates")
     p.add_argument("--matmul-precision", default="fp32", choices=MATMUL_PRECISIONS,
                    help="the project side's --matmul-precision (SB3 runs fp32)")
-    p.add_argument("--json", type=Path, default=None, help="also write all raw numbers and meta here")
+    p.add_argument("--json", default=None,
+                   help="also write all raw numbers and meta here, if every pair succeeds (a new file, or one "
+                        "it wrote)")
     args = p.parse_args()
     if args.pairs < 1 or args.steps < 1 or min(args.threads) < 1:
         p.error("--pairs, --steps and --threads must be positive")
@@ -164,13 +166,15 @@ def main() -> int:
     from ddpg.runtime import check_matmul_precision
     try:  # before any run, or SB3's side would run for nothing
         check_matmul_precision(args.matmul_precision, torch.device("cpu"))
+        if args.json is not None:
+            check_json_out(args.json, ("meta", "summary", "pairs"))
     except DDPGError as e:
-        print(f"peers.py: {e}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         import stable_baselines3
     except ImportError as e:
-        print(f"peers.py: Stable-Baselines3 is missing ({e}); install it with: pip install stable-baselines3",
+        print(f"error: Stable-Baselines3 is missing ({e}); install it with: pip install stable-baselines3",
               file=sys.stderr)
         return 2
 
@@ -206,6 +210,10 @@ def main() -> int:
         print(f"{threads} thread{'s' * (threads != 1)}: project {s['project_sps_median']:.1f} steps/s (median), "
               f"SB3 {s['sb3_sps_median']:.1f}, ratio median {s['ratio_median']:.2f} "
               f"(min {s['ratio_min']:.2f}, max {s['ratio_max']:.2f}) over {len(done)} pair{'s' * (len(done) != 1)}")
+    failed = [f"pair {r['pair'] + 1} at {r['threads']} thread(s) ({LABELS[x]})" for r in results for x in r["order"]
+              if "error" in r[x]]
+    if report_failed(failed, 2 * len(results), args.json):
+        return 1
     if args.json:
         meta = {"env": ENV, "settings": {**SETTINGS, "hidden_sizes": list(SETTINGS["hidden_sizes"])},
                 "filled_rows": BUFFER, "project_update": f"manual backward, {args.matmul_precision} products",
@@ -213,10 +221,12 @@ def main() -> int:
                 "threads": args.threads, "cpu": cpu_model(), "torch": torch.__version__,
                 "stable_baselines3": stable_baselines3.__version__, "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "summary": summaries, "pairs": results}, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0 if all("ratio" in r for r in results) else 1
+        try:
+            write_json(args.json, {"meta": meta, "summary": summaries, "pairs": results})
+        except DDPGError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     python benchmarks/results_table.py ~/sweeps/* results/*/                  # and sweeps still running
 
 Each argument is a sweep folder or a results folder that `sweep.py --summary DIR --export` wrote
-(sweep.json and one CSV per trial); folders without a sweep.json are skipped.
+(sweep.json and one CSV per trial); folders without a sweep.json are skipped, but when none of
+them holds one nothing is written (a table of "not run yet" rows would replace the committed one).
 
 For each env, the row comes from the sweeps that train it with the env's defaults (a sweep that
 changes a hyperparameter, the preset or `--matmul-precision` is an experiment, and so is one that
@@ -18,11 +19,14 @@ of each trial that reached the step count (mean ± std over those seeds, or "X (
 evaluation of any of its trials. Published figures are in results/published_ddpg.csv, each with
 its source, env version and metric, since they are not measured the same way. With --curves DIR,
 each row also gets DIR/<env>.png, every seed of the row drawn as `sweep.py --summary` draws a
-sweep's, and a last column linking to it. With --readme FILE, the same table (links relative to FILE)
-also replaces what lies between FILE's two marker lines, so the README shows the committed table.
+sweep's, and a last column linking to it; DIR must be new, empty, or hold only such <env>.png files,
+so a sweep's own folder (which has curves of the same names) is refused. With --readme FILE, the
+same table (links relative to FILE) also replaces what lies between FILE's two marker lines, so the
+README shows the committed table.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import dataclasses
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import Config, fields_with, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, first_line  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named  # noqa: E402
 
 ENVS = ["HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5", "Humanoid-v5", "HumanoidStandup-v5",
         "Reacher-v5", "Pusher-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "LunarLanderContinuous-v3",
@@ -145,52 +149,92 @@ def wrote_table(path: Path) -> bool:
         return False
 
 
-def main() -> int:
-    p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sweeps", nargs="+", type=Path,
-                   help="sweep or exported results folders (those without a sweep.json are skipped)")
-    p.add_argument("--published", type=Path, default=ROOT / "results" / "published_ddpg.csv")
-    p.add_argument("--out", type=Path, default=None, help="write the table here too")
-    p.add_argument("--curves", type=Path, default=None,
-                   help="also draw each row's seeds into DIR/<env>.png, linked from a last column")
-    p.add_argument("--readme", type=Path, default=None,
-                   help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
-    args = p.parse_args()
+def foreign_files(folder: Path) -> list[str]:
+    """What in folder is not a curve this script draws (<env>.png for a row's env): --curves writes only
+    where this is empty, so it never overwrites a sweep's own PNGs or anything else."""
+    ours = {f"{env_id}.png" for env_id in ENVS}
+    return sorted(p.name for p in folder.iterdir() if p.name not in ours or not p.is_file())
+
+
+def checked_inputs(args: argparse.Namespace) -> tuple[list[Path], list[dict[str, str]], str | None]:
+    """The sweep folders, the published figures and the README's text; args' paths become Paths. DDPGError,
+    before anything is written, for a bad input or an output that would lose a file."""
+    for d in args.sweeps:
+        require_named("a sweep argument", d)
+    for flag in ("--out", "--curves", "--readme", "--published"):
+        require_named(flag, getattr(args, flag[2:]), "a folder" if flag == "--curves" else "a file")
+    args.sweeps = [Path(d) for d in args.sweeps]
+    for name in ("out", "curves", "readme", "published"):
+        if getattr(args, name) is not None:
+            setattr(args, name, Path(getattr(args, name)))
     for d in args.sweeps:  # a typo is an error; a file that `~/sweeps/*` also matches is skipped below
         if not d.exists():
-            p.error(f"{d}: no such file or folder")
+            raise DDPGError(f"{d}: no such file or folder")
+    sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
+    if not sweep_dirs:  # else every row would say "not run yet", over the committed table
+        shown = ", ".join(str(d) for d in args.sweeps[:3]) + (", ..." if len(args.sweeps) > 3 else "")
+        raise DDPGError(f"no sweep among {shown}: a sweep folder holds the {sweep.SPEC_FILE} that sweep.py "
+                        f"writes (sweeps/<name>/, or results/<name>/ from --export); e.g. results/*/")
     readme_text = None
-    if args.readme:  # checked before any work, so a bad FILE costs nothing and is left as it was
+    if args.readme:
         try:
             readme_text = args.readme.read_text()
             replace_block(readme_text, "")
         except (OSError, DDPGError) as e:
-            p.error(f"--readme {args.readme}: {getattr(e, 'strerror', None) or e}")
+            raise DDPGError(f"--readme {args.readme}: {getattr(e, 'strerror', None) or e}") from None
         except UnicodeDecodeError:
-            p.error(f"--readme {args.readme}: not a text file")
-    if args.out and args.out.is_dir():
-        p.error(f"--out {args.out}: is a folder")
-    if args.out and args.out.exists() and not wrote_table(args.out):  # e.g. --out README.md, meant for --readme
-        p.error(f"--out {args.out}: holds something other than this script's table, so it is left as it was "
-                f"(a README's copy of the table goes through --readme)")
-    if args.curves:
+            raise DDPGError(f"--readme {args.readme}: not a text file") from None
+    if args.out:
+        if args.out.is_dir():
+            raise DDPGError(f"--out {args.out}: is a folder")
+        if args.out.exists() and not wrote_table(args.out):  # e.g. --out README.md, meant for --readme
+            raise DDPGError(f"--out {args.out}: holds something other than this script's table, so it is left as "
+                            f"it was (a README's copy of the table goes through --readme)")
+    if args.curves and args.curves.exists():
         try:
-            args.curves.mkdir(parents=True, exist_ok=True)
+            if not args.curves.is_dir():
+                raise DDPGError(f"--curves {args.curves}: not a folder")
+            foreign = foreign_files(args.curves)
         except OSError as e:
-            p.error(f"--curves {args.curves}: {e.strerror or e}")
-    sweep_dirs = [d for d in args.sweeps if (d / sweep.SPEC_FILE).is_file()]
+            raise DDPGError(f"--curves {args.curves}: {e.strerror or e}") from None
+        if foreign:
+            raise DDPGError(f"--curves {args.curves}: holds {', '.join(foreign[:3])}{', ...' * (len(foreign) > 3)}, "
+                            f"not only this script's <env>.png curves, so nothing is written there; give a new or "
+                            f"empty folder, or the one it drew before (results/curves)")
     try:
         with open(args.published, newline="") as f:
             published = list(csv.DictReader(f))
         for r in published:  # every row has what the table prints, and a number to judge by
             float(r["return"]), r["env"], r["source"], r["env_version"], r["metric"]
     except OSError as e:
-        p.error(f"--published {args.published}: {e.strerror or e}")
+        raise DDPGError(f"--published {args.published}: {e.strerror or e}") from None
     except (csv.Error, KeyError, TypeError, ValueError) as e:
-        p.error(f"--published {args.published}: not a table of env, source, env_version, metric and return "
-                f"({type(e).__name__}: {first_line(e)})")
+        raise DDPGError(f"--published {args.published}: not a table of env, source, env_version, metric and return "
+                        f"({type(e).__name__}: {first_line(e)})") from None
+    if args.curves:  # last: a refused run leaves no new folder
+        try:
+            args.curves.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DDPGError(f"--curves {args.curves}: {e.strerror or e}") from None
+    return sweep_dirs, published, readme_text
+
+
+def main() -> int:
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    # paths as typed (not Path), so that a blank one, which Path reads as ".", can be refused
+    p.add_argument("sweeps", nargs="+",
+                   help="sweep or exported results folders (those without a sweep.json are skipped)")
+    p.add_argument("--published", default=str(ROOT / "results" / "published_ddpg.csv"))
+    p.add_argument("--out", default=None, help="write the table here too")
+    p.add_argument("--curves", default=None,
+                   help="also draw each row's seeds into DIR/<env>.png, linked from a last column; DIR must be "
+                        "new, empty, or hold only such curves")
+    p.add_argument("--readme", default=None,
+                   help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
+    args = p.parse_args()
     rows: list[tuple[str, Path | None]] = []  # each row without its curve cell, and its PNG if drawn
     try:
+        sweep_dirs, published, readme_text = checked_inputs(args)
         for env_id in ENVS:
             refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
             ref_text = "; ".join(f"{float(r['return']):g} ({r['source']}, {r['env_version']}, {r['metric']})"

@@ -9,6 +9,7 @@ Prints one line per policy: mean +- std return and mean episode length
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import gymnasium  # noqa: E402
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
 
 
 def main() -> int:
@@ -30,19 +31,25 @@ def main() -> int:
     parser.add_argument("--weights", default=None, help="also evaluate this DDPG actor.pt (deterministic)")
     args = parser.parse_args()
 
-    env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
-    policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
     try:
         if args.episodes < 1:
             raise DDPGError(f"--episodes must be >= 1, got {args.episodes}")
-        if args.weights:
-            policies["ddpg"] = load_actor(Path(args.weights), "Rocket-v0", env.observation_space,
-                                          env.action_space).act
+        if not (math.isfinite(args.sigma) and args.sigma >= 0):
+            raise DDPGError(f"--sigma must be a number >= 0, got {args.sigma}")
+        if args.seed < 0:  # gymnasium refuses negative reset seeds
+            raise DDPGError(f"--seed must be >= 0, got {args.seed}")
+        require_named("--weights", args.weights, "an actor file")
+        env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
+        try:
+            policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
+            if args.weights:
+                policies["ddpg"] = load_actor(Path(args.weights), "Rocket-v0", env.observation_space,
+                                              env.action_space).act
+        finally:
+            env.close()
     except DDPGError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    finally:
-        env.close()
 
     print(f"Rocket-v0  sigma={args.sigma}  episodes={args.episodes}  seed={args.seed}")
     for name, policy in policies.items():

@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 
 
@@ -42,6 +42,9 @@ def main() -> int:
     try:
         if args.steps < 1:
             raise DDPGError(f"--steps must be >= 1, got {args.steps}")
+        if args.seed < 0:  # gymnasium refuses negative reset seeds
+            raise DDPGError(f"--seed must be >= 0, got {args.seed}")
+        require_named("--weights", args.weights, "an actor file")
         env = make_env(args.env)
         actor = load_actor(Path(args.weights), args.env, env.observation_space, env.action_space)
     except DDPGError as e:

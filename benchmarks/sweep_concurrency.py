@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
 from plot import timed_steps  # noqa: E402
-from throughput import cpu_model  # noqa: E402
+from throughput import check_runnable, cpu_model  # noqa: E402
 
 
 def one_run(layout: str, niceness: int, args: argparse.Namespace, root: Path) -> list[float]:
@@ -61,7 +61,15 @@ def main() -> int:
         if len(layout.split("x")) != 2 or not all(x.isdigit() and int(x) > 0 for x in layout.split("x")):
             print(f"error: --layouts takes TxC with positive integers, e.g. 2x1; got {layout!r}", file=sys.stderr)
             return 2
-    cfg = make_config({"env": args.env})
+    if args.rounds < 1:
+        print(f"error: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
+        return 2
+    try:
+        cfg = make_config({"env": args.env})
+        check_runnable(cfg)  # else each sweep would fail on its own
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not cfg.learning_starts <= args.from_step < args.steps or args.from_step % cfg.log_interval:
         print(f"error: --from-step must be a multiple of {cfg.log_interval} (the log interval), at least "
               f"{cfg.learning_starts} (the random warm-up) and below --steps", file=sys.stderr)

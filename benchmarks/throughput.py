@@ -21,6 +21,7 @@ after the first gets the median of its per-round ratios to the first.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import os
@@ -29,12 +30,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddpg.config import MATMUL_PRECISIONS  # noqa: E402
-from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg import checkpoint as ckpt_io  # noqa: E402
+from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
+from ddpg.gym_utils import make_env  # noqa: E402
+from ddpg.runtime import check_matmul_precision  # noqa: E402
+from train import resolve_device  # noqa: E402
+
+
+def run_flags(path: str, precision: str, args: argparse.Namespace) -> dict[str, Any]:
+    """train.py's settings for one measured run, less where it writes (main checks them before any run)."""
+    total = args.learning_starts + args.warmup + args.steps
+    return dict(env=args.env, device=args.device, total_steps=total, learning_starts=args.learning_starts,
+                buffer_size=args.buffer_size, log_interval=args.log_interval, eval_interval=total + 1,
+                checkpoint_interval=total + 1, backward="manual" if path == "manual" else "autograd",
+                compile=path == "compile", cudagraphs=path == "cudagraphs", matmul_precision=precision)
 
 
 def one_path(path: str, precision: str, args: argparse.Namespace) -> dict:
@@ -66,19 +81,12 @@ class FilledBuffer(ReplayBuffer):
 
 
 train.ReplayBuffer = FilledBuffer
-d = tempfile.mkdtemp()
 learn, warm, steps = {args.learning_starts}, {args.warmup}, {args.steps}
-total = learn + warm + steps
-cfg = make_config(dict(env={args.env!r}, device={args.device!r}, total_steps=total, learning_starts=learn,
-                       buffer_size={args.buffer_size}, log_interval={args.log_interval}, eval_interval=total + 1,
-                       checkpoint_interval=total + 1, models_dir=d + "/m", runs_dir=d + "/r",
-                       backward={"manual" if path == "manual" else "autograd"!r},
-                       compile={path == "compile"}, cudagraphs={path == "cudagraphs"},
-                       matmul_precision={precision!r}))
 t0 = time.perf_counter()
-with {parts_code} as parts:
-    s = train.train(cfg, quiet=True)
-steps, seconds = timed_steps(s["run_dir"] / CSV_FILE, since=learn + warm)
+with tempfile.TemporaryDirectory() as d, {parts_code} as parts:  # the run's weights and logs, removed after
+    s = train.train(make_config(dict({run_flags(path, precision, args)!r}, models_dir=d + "/m", runs_dir=d + "/r")),
+                    quiet=True)
+    steps, seconds = timed_steps(s["run_dir"] / CSV_FILE, since=learn + warm)
 sps = steps / seconds
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(sps=sps, peak_rss_mb=rss_mb, wall_s=time.perf_counter() - t0, parts_us=parts and parts.per_step(),
@@ -119,6 +127,76 @@ def cpu_model() -> str:
     return name
 
 
+def check_runnable(cfg: Config) -> None:
+    """Refuse what train.train refuses only once a run has started (in each run, here in a child process):
+    a device this machine lacks, emulated bf16, --cudagraphs off CUDA, an env that does not make."""
+    device = resolve_device(cfg.device)
+    check_matmul_precision(cfg.matmul_precision, device)
+    if cfg.cudagraphs and device.type != "cuda":
+        raise DDPGError(f"cudagraphs needs a CUDA device, and the runs would be on {device}")
+    make_env(cfg.env).close()
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before any run, what would make every run fail, and a --json that would lose a file."""
+    # --parts opens its window after the first warm-up update
+    lowest = {"steps": 1, "warmup": 1 if args.parts else 0, "fill": 0, "threads": 0, "rounds": 1}
+    for name, low in lowest.items():
+        if getattr(args, name) < low:
+            raise DDPGError(f"--{name} must be >= {low}{' with --parts' if name == 'warmup' and args.parts else ''}, "
+                            f"got {getattr(args, name)}")
+    if args.steps < args.log_interval:
+        raise DDPGError(f"--steps {args.steps} is below --log-interval {args.log_interval}: no steps/s log would "
+                        f"fall in the measured window")
+    for path in args.paths:
+        for precision in args.precisions:  # --learning-starts, --buffer-size, --log-interval, --device, --env
+            check_runnable(make_config(run_flags(path, precision, args)))
+    if args.json is not None:
+        check_json_out(args.json, ("meta", "results"))
+
+
+def check_json_out(path: str, keys: tuple[str, ...]) -> None:
+    """Refuse a --json that is blank, a folder, in a folder that cannot be written, or a file other than such
+    results (a JSON object with these keys): a slip of the path must not overwrite, say, README.md."""
+    require_named("--json", path, "a file")
+    path = Path(path)
+    if path.is_dir():
+        raise DDPGError(f"--json {path}: is a folder")
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            ours = isinstance(data, dict) and set(keys) <= data.keys()
+        except (OSError, UnicodeDecodeError, ValueError):
+            ours = False
+        if not ours:
+            raise DDPGError(f"--json {path}: holds something other than this script's results, so it is left as "
+                            f"it was")
+    ckpt_io.ensure_writable_dirs({"--json": path.parent})
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    """data to path as a whole new file: a failed write leaves the old one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise DDPGError(f"--json {path}: {e.strerror or e}") from None
+    print(f"wrote {path}")
+
+
+def report_failed(failed: list[str], runs: int, json_path: str | None) -> bool:
+    """Say which of `runs` runs failed, if any: then --json is not written, so a failed rerun cannot replace
+    a committed file."""
+    if failed:
+        print(f"error: {len(failed)} of {runs} runs failed ({', '.join(failed)})"
+              + (f"; --json {json_path} not written" if json_path else ""), file=sys.stderr)
+    return bool(failed)
+
+
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -137,11 +215,13 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=1, help="times each (path, precision) runs, interleaved")
     p.add_argument("--parts", action="store_true",
                    help="also time each part of a learning step: env step, acting, noise, buffer write, update")
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--json", default=None,
+                   help="also write the results here, if every run succeeds (a new file, or one it wrote)")
     args = p.parse_args()
-
-    if args.rounds < 1:
-        print(f"error: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
+    try:
+        check_inputs(args)
+    except DDPGError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     results = []
     for k in range(args.rounds):
@@ -175,6 +255,9 @@ def main() -> int:
                 if ratios:
                     print(f"{path + ' ' + pr:>14}: median ratio to {base} {statistics.median(ratios):.2f} "
                           f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)")
+    if report_failed([f"{r['path']} {r['precision']} round {r['round'] + 1}" for r in results if "error" in r],
+                     len(results), args.json):
+        return 1
     if args.json:
         try:
             gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
@@ -187,10 +270,12 @@ def main() -> int:
                 "cpu": cpu_model(),
                 "cpu_count": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0 if all("error" not in r for r in results) else 1
+        try:
+            write_json(args.json, {"meta": meta, "results": results})
+        except DDPGError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -227,6 +227,10 @@ def main() -> int:
     p.add_argument("--profile", action="store_true",
                    help="also break the hand-written update down by kind of op, in fp32 and bf16 (torch.profiler)")
     args = p.parse_args()
+    if args.threads < 0:
+        p.error(f"--threads must be >= 0, got {args.threads}")
+    if args.rounds < 2:
+        p.error(f"--rounds must be >= 2 (the first is warm-up), got {args.rounds}")
     if args.profile and args.threads != 1:
         # at 2 threads the profiler slowed the ops themselves: their self time summed to 6.0 ms a bf16 update,
         # against 3.5 ms for the update without it (results/update_breakdown_amd_2thread_profile_refused.txt)

@@ -1,5 +1,7 @@
 """The benchmark scripts' own arithmetic: the update's FLOP count, the per-part clocks of a learning step,
-and the actor's tanh saturation."""
+and the actor's tanh saturation; and their refusal of bad input."""
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,8 @@ from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
 from ddpg.manual_update import ManualUpdate  # noqa: E402
 from ddpg.networks import Actor  # noqa: E402
+from conftest import ROOT  # noqa: E402
+from test_cli import assert_clean_error, snapshot  # noqa: E402
 
 
 @pytest.mark.parametrize("kw", [{}, {"hidden_sizes": (8, 4), "critic_action_layer": 1}, {"hidden_sizes": (8,)}])
@@ -84,18 +88,105 @@ def test_saturation_reads_the_actors_own_pre_tanh_and_flags_a_saturated_output()
     assert min_abs[1] < 1 and max_grad[1] > 0.5
 
 
+COMMITTED_JSON = '{"meta": {}, "results": []}\n'  # a throughput.py result, as committed in results/
+THROUGHPUT_TINY = ["--env", "Pendulum-v1", "--steps", "20", "--warmup", "5", "--fill", "10", "--buffer-size", "1000",
+                   "--learning-starts", "300", "--log-interval", "10"]
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="refused only where CUDA is missing")
+
+
+def run_benchmark(script, *args, cwd):
+    """A benchmark script in cwd, with its temporary folders in cwd/tmp (so one left behind shows)."""
+    (cwd / "tmp").mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(cwd / "tmp")})
+
+
 @pytest.mark.parametrize("argv, error", [
     (["rocket_reference.py", "--episodes", "0"], "error: --episodes must be >= 1, got 0"),
     (["rocket_reference.py", "--episodes", "1", "--weights", "missing.pt"], "error: no actor file at missing.pt"),
+    (["rocket_reference.py", "--episodes", "1", "--sigma", "-1"], "error: --sigma must be a number >= 0, got -1.0"),
+    (["rocket_reference.py", "--episodes", "1", "--seed", "-1"], "error: --seed must be >= 0, got -1"),
+    (["rocket_reference.py", "--weights", ""], "error: --weights must name an actor file, got ''"),
     (["saturation.py", "--env", "Pendulum-v1", "--weights", "missing.pt"], "error: no actor file at missing.pt"),
     (["saturation.py", "--env", "Pendulum-v1", "--weights", "x.pt", "--steps", "0"],
      "error: --steps must be >= 1, got 0"),
+    (["saturation.py", "--env", "Pendulum-v1", "--weights", "x.pt", "--seed", "-1"],
+     "error: --seed must be >= 0, got -1"),
+    (["checkpoint_cost.py", "--transitions", "-1"], "error: --transitions must be >= 1, got -1"),
+    (["checkpoint_cost.py", "--transitions", "100", "--dir", "/proc/x"],
+     "error: --dir: cannot write to /proc/x (No such file or directory); pass a writable directory"),
+    (["checkpoint_cost.py", "--dir", ""], "error: --dir must name a folder, got ''"),
+    (["crash_resume.py", "--kills", "-1", "--total-steps", "0"], "error: --kills must be >= 1, got -1"),
+    (["crash_resume.py", "--total-steps", "0"], "error: --total-steps must be a positive integer, got 0"),
+    (["crash_resume.py", "--max-delay", "-1"],
+     "error: the delays must be finite, with 0 <= --min-delay <= --max-delay"),
+    (["crash_resume.py", "--env", "NoSuch-v0"], "error: unknown or unavailable env 'NoSuch-v0'"),
+    (["crash_resume.py", "--train-args=--bogus 1"],
+     "error: --train-args '--bogus 1': unrecognized arguments: --bogus 1"),
+    (["crash_resume.py", "--train-args=--run-name x"],
+     "error: --train-args: crash_resume.py sets --run-name itself"),
+    # a bad input used to fail in every run and then write X.json anyway
+    (["throughput.py", *THROUGHPUT_TINY, "--env", "NoSuch-v0", "--json", "X.json"],
+     "error: unknown or unavailable env 'NoSuch-v0'"),
+    pytest.param(["throughput.py", *THROUGHPUT_TINY, "--device", "cuda", "--json", "X.json"],
+                 "error: --device cuda was asked for but no CUDA device is available", marks=NO_CUDA),
+    pytest.param(["throughput.py", *THROUGHPUT_TINY, "--paths", "cudagraphs", "--json", "X.json"],
+                 "error: cudagraphs needs a CUDA device, and the runs would be on cpu", marks=NO_CUDA),
+    (["throughput.py", "--steps", "10", "--json", "X.json"], "error: --steps 10 is below --log-interval 500"),
+    (["throughput.py", "--warmup", "0", "--parts"], "error: --warmup must be >= 1 with --parts, got 0"),
+    (["throughput.py", *THROUGHPUT_TINY, "--json", "README.md"],
+     "error: --json README.md: holds something other than this script's results, so it is left as it was"),
+    (["throughput.py", "--json", ""], "error: --json must name a file, got ''"),
+    (["peers.py", "--json", "X.json"], "error: --json X.json: holds something other than this script's results"),
+    (["update_breakdown.py", "--rounds", "1"], "error: --rounds must be >= 2 (the first is warm-up), got 1"),
+    (["sweep_concurrency.py", "--rounds", "0"], "error: --rounds must be >= 1, got 0"),
+    (["sweep_concurrency.py", "--env", "NoSuch-v0"], "error: unknown or unavailable env 'NoSuch-v0'"),
 ])
-def test_benchmark_scripts_refuse_bad_input_in_one_line(tmp_path, argv, error):
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / argv[0]
-    r = subprocess.run([sys.executable, str(script), *argv[1:]], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=120)
-    assert (r.returncode, r.stderr.strip().splitlines(), r.stdout) == (2, [error], "")
+def test_benchmark_scripts_refuse_bad_input_in_one_line_and_touch_no_file(tmp_path, argv, error):
+    (tmp_path / "X.json").write_text(COMMITTED_JSON)
+    (tmp_path / "README.md").write_text("# not results\n")
+    (tmp_path / "tmp").mkdir()
+    before, paths = snapshot(tmp_path), sorted(tmp_path.rglob("*"))
+    r = run_benchmark(*argv, cwd=tmp_path)
+    assert_clean_error(r, error)
+    assert r.stdout == "" and snapshot(tmp_path) == before and sorted(tmp_path.rglob("*")) == paths
+
+
+def test_throughput_writes_its_json_only_when_every_run_succeeded(tmp_path, monkeypatch, capsys):
+    import throughput
+
+    out = tmp_path / "X.json"
+    out.write_text(COMMITTED_JSON)
+    done = {"sps": 100.0, "peak_rss_mb": 1.0, "wall_s": 1.0, "parts_us": None, "threads": 1, "device": "cpu"}
+    monkeypatch.setattr(throughput, "one_path", lambda path, precision, args: {
+        "path": path, "precision": precision, **({"error": "RuntimeError: boom"} if path == "eager" else done)})
+    monkeypatch.setattr(sys, "argv", ["throughput.py", *THROUGHPUT_TINY, "--paths", "manual", "eager",
+                                      "--json", str(out)])
+    assert throughput.main() == 1
+    captured = capsys.readouterr()
+    assert "eager fp32: failed: RuntimeError: boom" in captured.out
+    assert captured.err == f"error: 1 of 2 runs failed (eager fp32 round 1); --json {out} not written\n"
+    assert out.read_text() == COMMITTED_JSON
+    monkeypatch.setattr(throughput, "one_path", lambda path, precision, args: {"path": path, "precision": precision,
+                                                                               **done})
+    assert throughput.main() == 0  # a file it wrote is replaced
+    assert [r["path"] for r in json.loads(out.read_text())["results"]] == ["manual", "eager"]
+
+
+def test_throughput_and_checkpoint_cost_run_and_leave_no_scratch_folder(tmp_path):
+    """A tiny real run of each: throughput.py's child builds its Config from run_flags and removes its run's
+    folder; checkpoint_cost.py writes a checkpoint that ckpt_io.load accepts, beside (not over) one in --dir."""
+    r = run_benchmark("throughput.py", *THROUGHPUT_TINY, "--parts", "--json", "out/t.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [res["path"] for res in json.loads((tmp_path / "out" / "t.json").read_text())["results"]] == ["manual"]
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "checkpoint.pt").write_text("the user's")
+    r = run_benchmark("checkpoint_cost.py", "--transitions", "2000", "--repeats", "1", "--dir", "d", cwd=tmp_path)
+    assert r.returncode == 0 and "restored buffer is bit-identical" in r.stdout, r.stderr
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["checkpoint.pt"]
+    assert (tmp_path / "d" / "checkpoint.pt").read_text() == "the user's"
+    left = [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")]  # torch's cache
+    assert left == []
 
 
 def test_peers_refuses_bf16_where_it_would_be_emulated_before_running_either_side(monkeypatch, capsys):
@@ -108,4 +199,4 @@ def test_peers_refuses_bf16_where_it_would_be_emulated_before_running_either_sid
     monkeypatch.setattr(sys, "argv", ["peers.py", "--matmul-precision", "bf16", "--pairs", "1"])
     assert peers.main() == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("peers.py: --matmul-precision bf16: "), err
+    assert len(err) == 1 and err[0].startswith("error: --matmul-precision bf16: "), err

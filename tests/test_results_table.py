@@ -9,6 +9,7 @@ import pytest
 import plot
 import sweep
 from conftest import ROOT
+from test_cli import assert_clean_error, snapshot
 from ddpg import config
 from ddpg.config import make_config
 
@@ -316,6 +317,38 @@ def test_out_replaces_only_a_table_it_wrote_and_bad_paths_are_one_line(tmp_path)
         r = table_cmd(tmp_path / "s", tmp_path / "README.md", "--out", out)  # a file `dir/*` matched: skipped
         assert r.returncode == 0 and out.read_text().startswith(results_table.TABLE_START), r.stderr
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("sweeps, flags, needle", [
+    (["results"], [], "no sweep among results: a sweep folder holds the sweep.json"),  # the folder above the sweeps
+    (["results"], ["--curves", "results/new"], "no sweep among results"),  # and no new --curves folder either
+    (["results/benchmark.md", "README.md"], [], "no sweep among results/benchmark.md, README.md"),  # files only
+    ([""], [], "a sweep argument must name a folder, got ''"),  # an unset $VAR would read as "."
+    (["results/s"], ["--out", ""], "--out must name a file, got ''"),
+    (["results/s"], ["--curves", ""], "--curves must name a folder, got ''"),
+    # a sweep's exported folder, whose own <env>.png the curve would overwrite
+    (["results/s"], ["--curves", "results/exported"], "--curves results/exported: holds Pendulum-v1_seed0.csv, "
+                                                      "not only this script's <env>.png curves"),
+    (["results/s"], ["--curves", "results/benchmark.md"], "--curves results/benchmark.md: not a folder"),
+])
+def test_no_sweep_or_an_output_it_does_not_own_is_one_line_and_writes_nothing(tmp_path, sweeps, flags, needle):
+    results = tmp_path / "results"
+    results.mkdir()
+    fake_sweep(results / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
+    (results / "benchmark.md").write_text(results_table.TABLE_START + " the committed table\n")
+    start, end = results_table.README_MARKERS
+    (tmp_path / "README.md").write_text(f"{start}\nthe committed table\n{end}\n")
+    for folder, names in (("curves", ["Pendulum-v1.png"]), ("exported", ["Pendulum-v1.png", "Pendulum-v1_seed0.csv"])):
+        (results / folder).mkdir()
+        for name in names:
+            (results / folder / name).write_text(f"committed {name}")
+    before, paths = snapshot(tmp_path), sorted(tmp_path.rglob("*"))
+    # the committed command, with the flag under test last (the last of a flag given twice counts)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), *sweeps,
+                        "--out", "results/benchmark.md", "--curves", "results/curves", "--readme", "README.md",
+                        *flags], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert_clean_error(r, needle)
+    assert r.stdout == "" and snapshot(tmp_path) == before and sorted(tmp_path.rglob("*")) == paths
 
 
 def test_the_committed_readme_shows_the_committed_benchmark_table():
