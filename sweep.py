@@ -494,6 +494,9 @@ def export(sweep_dir: Path, dest: Path) -> None:
     held = dest / SPEC_FILE
     try:
         dest.mkdir(parents=True, exist_ok=True)
+        # sweep.json first: it claims the folder for this sweep, so an export cut short can be run again.
+        copy = {**spec, "exported_from": spec.get("exported_from", spec["sweep_dir"])}
+        held.write_text(json.dumps(copy, indent=2) + "\n")
         for name in [SUMMARY_FILE, *(f"{e}.png" for e in spec["envs"])]:
             if (sweep_dir / name).is_file():
                 shutil.copy2(sweep_dir / name, dest / name)
@@ -502,8 +505,6 @@ def export(sweep_dir: Path, dest: Path) -> None:
                 csv_path = trial_csv(sweep_dir, env_id, seed)
                 if csv_path.is_file():
                     shutil.copy2(csv_path, exported_csv(dest, env_id, seed))
-        copy = {**spec, "exported_from": spec.get("exported_from", spec["sweep_dir"])}
-        held.write_text(json.dumps(copy, indent=2) + "\n")
     except OSError as e:
         raise DDPGError(f"--export {dest}: {e.strerror or e}") from None
     print(f"exported to {dest}", file=sys.stderr)

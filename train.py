@@ -48,9 +48,9 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | None, Path | None]:
     """The run's Config, and the checkpoint to resume from if --resume was given."""
-    check_places(explicit)
     if not explicit.get("resume"):
         return make_config(explicit), None, None
+    check_places(explicit)  # make_config checks a fresh run's
     defaults = Config()
     if explicit["resume"] == "latest":
         env_id = explicit.get("env", defaults.env)

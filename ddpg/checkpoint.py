@@ -34,7 +34,6 @@ REQUIRED_KEYS = {
 }
 
 
-
 def _count(v: object) -> bool:
     return type(v) is int and v >= 0
 

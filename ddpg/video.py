@@ -108,7 +108,7 @@ class VideoWriter:
     def _keep(self) -> None:
         """Rename the video into place, unless ffmpeg failed: then `path` keeps what it held."""
         try:
-            if self._ffmpeg_said() or not self.tmp.stat().st_size:
+            if not self.tmp.stat().st_size:  # ffmpeg's log is only for the message: other lines may land there
                 raise self._failed()
             os.replace(self.tmp, self.path)
         except OSError as e:  # e.g. a folder made at that path while the episodes ran

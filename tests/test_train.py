@@ -206,7 +206,7 @@ def test_networks_too_large_for_memory_are_one_error(tmp_path):
     assert not (tmp_path / "models" / "Pendulum-v1").exists()
 
 
-
+def test_obs_norm_counts_each_training_observation_once_and_ships_with_the_actor(tmp_path):
     s = train.train(tiny(tmp_path, obs_norm=True), quiet=True)
     full = ckpt_io.load(s["checkpoint"], "checkpoint")
     stats = {k.removeprefix("obs_norm."): v for k, v in full["agent"]["actor"].items() if k.startswith("obs_norm.")}
