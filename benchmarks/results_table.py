@@ -27,7 +27,6 @@ README shows the committed table.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import os
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
+from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import Config, fields_with, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named  # noqa: E402
 
@@ -283,13 +283,9 @@ def main() -> int:
                               lambda base: replace_block(readme_text, render(rows, curves, base)))):
         if path is None:
             continue
-        tmp = path.with_name(path.name + ".tmp")
-        try:  # links are relative to where the table is written; a whole new file replaces the old at once
-            tmp.write_text(text(path.resolve().parent))
-            os.replace(tmp, path)
+        try:  # links are relative to where the table is written
+            ckpt_io.atomic_write_text(path, text(path.resolve().parent))
         except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             print(f"error: {flag} {path}: {e.strerror or e}", file=sys.stderr)
             return 2
     return 0

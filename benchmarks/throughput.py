@@ -21,7 +21,6 @@ after the first gets the median of its per-round ratios to the first.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import os
@@ -176,14 +175,9 @@ def check_json_out(path: str, keys: tuple[str, ...]) -> None:
 
 def write_json(path: str, data: dict[str, Any]) -> None:
     """data to path as a whole new file: a failed write leaves the old one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
+        ckpt_io.atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
     except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise DDPGError(f"--json {path}: {e.strerror or e}") from None
     print(f"wrote {path}")
 

@@ -177,6 +177,20 @@ def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
                     from None
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text as a whole new file (tables, results JSON): a failed write raises its OSError and leaves
+    the old file, with no temporary beside it."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_save(obj: dict[str, Any], path: Path) -> None:
     """Write to `<path>.tmp`, flush and fsync, then rename over `path`.
 
