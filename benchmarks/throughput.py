@@ -39,6 +39,7 @@ from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 from ddpg.runtime import check_matmul_precision  # noqa: E402
+from ddpg.update_paths import check_cudagraphs  # noqa: E402
 from train import resolve_device  # noqa: E402
 
 
@@ -131,8 +132,8 @@ def check_runnable(cfg: Config) -> None:
     a device this machine lacks, emulated bf16, --cudagraphs off CUDA, an env that does not make."""
     device = resolve_device(cfg.device)
     check_matmul_precision(cfg.matmul_precision, device)
-    if cfg.cudagraphs and device.type != "cuda":
-        raise DDPGError(f"cudagraphs needs a CUDA device, and the runs would be on {device}")
+    if cfg.cudagraphs:
+        check_cudagraphs(device)
     make_env(cfg.env).close()
 
 

@@ -18,6 +18,14 @@ from ddpg.errors import DDPGError
 from ddpg.manual_update import ManualUpdate
 
 
+def check_cudagraphs(device: torch.device) -> None:
+    """--cudagraphs captures CUDA work only."""
+    if device.type != "cuda" or not torch.cuda.is_available():
+        raise DDPGError(f"--cudagraphs needs a CUDA device, but this run is on {device}; drop "
+                        f"--cudagraphs, or resume a --cudagraphs run with --no-cudagraphs (--compile works "
+                        f"on the CPU)")
+
+
 class CudaGraphUpdate:
     """The whole update (critic step, actor step, both soft updates) captured once as a CUDA graph.
 
@@ -30,10 +38,7 @@ class CudaGraphUpdate:
     WARMUP = 3
 
     def __init__(self, agent: DDPGAgent, buffer: ReplayBuffer, batch_size: int) -> None:
-        if agent.device.type != "cuda" or not torch.cuda.is_available():
-            raise DDPGError(f"--cudagraphs needs a CUDA device, but this run is on {agent.device}; drop "
-                            f"--cudagraphs, or resume a --cudagraphs run with --no-cudagraphs (--compile works "
-                            f"on the CPU)")
+        check_cudagraphs(agent.device)
         if not agent.actor_opt.param_groups[0].get("capturable"):
             raise DDPGError("--cudagraphs needs capturable Adam: build the agent with cfg.cudagraphs=True")
         self.agent, self.buffer = agent, buffer

@@ -131,7 +131,7 @@ def run_benchmark(script, *args, cwd):
     pytest.param(["throughput.py", *THROUGHPUT_TINY, "--device", "cuda", "--json", "X.json"],
                  "error: --device cuda was asked for but no CUDA device is available", marks=NO_CUDA),
     pytest.param(["throughput.py", *THROUGHPUT_TINY, "--paths", "cudagraphs", "--json", "X.json"],
-                 "error: cudagraphs needs a CUDA device, and the runs would be on cpu", marks=NO_CUDA),
+                 "error: --cudagraphs needs a CUDA device, but this run is on cpu", marks=NO_CUDA),
     (["throughput.py", "--steps", "10", "--json", "X.json"], "error: --steps 10 is below --log-interval 500"),
     (["throughput.py", "--warmup", "0", "--parts"], "error: --warmup must be >= 1 with --parts, got 0"),
     (["throughput.py", *THROUGHPUT_TINY, "--json", "README.md"],
