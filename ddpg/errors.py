@@ -10,9 +10,13 @@ class DDPGError(Exception):
 
 
 def first_line(e: BaseException) -> str:
-    """The first line of an exception's message, for a one-line error; its type where the message is empty."""
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    """The first line of an exception's message (and the next, where it ends in a colon), for a one-line
+    error; its type where the message is empty."""
+    text = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    if not text:
+        return type(e).__name__
+    # "XML parse error 7:" (MuJoCo) says what went wrong only on its next line
+    return f"{text[0]} {text[1]}" if text[0].endswith(":") and len(text) > 1 else text[0]
 
 
 def require_named(flag: str, value: object, what: str = "a folder") -> None:
