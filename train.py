@@ -33,7 +33,7 @@ from ddpg.gym_utils import make_env
 from ddpg.logger import Logger, log_files, new_run_id, timestamp
 from ddpg.noise import make_noise
 from ddpg.runtime import check_matmul_precision, flush_denormals, keep_freed_memory
-from ddpg.update_paths import make_update
+from ddpg.update_paths import check_cudagraphs, make_update
 
 EVAL_SEED_OFFSET = 10_000  # evaluation episodes use seeds the training resets never draw from the same stream
 
@@ -44,6 +44,15 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise DDPGError("--device cuda was asked for but no CUDA device is available; use --device cpu or auto")
     return torch.device(name)
+
+
+def checked_device(cfg: Config) -> torch.device:
+    """The run's device, once this machine is known to run cfg on it (before any folder is made)."""
+    device = resolve_device(cfg.device)
+    check_matmul_precision(cfg.matmul_precision, device)
+    if cfg.cudagraphs:
+        check_cudagraphs(device)
+    return device
 
 
 def resolve_config(explicit: dict[str, Any]) -> tuple[Config, dict[str, Any] | None, Path | None]:
@@ -141,8 +150,7 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
     checkpoint (sweep.py reports both to Tune). `resume_path`, the checkpoint's file, only names it in the
     resume message.
     """
-    device = resolve_device(cfg.device)
-    check_matmul_precision(cfg.matmul_precision, device)
+    device = checked_device(cfg)
     keep_freed_memory()
     flush_denormals()
     in_place = resume_state is not None and not new_run

@@ -38,9 +38,7 @@ from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
-from ddpg.runtime import check_matmul_precision  # noqa: E402
-from ddpg.update_paths import check_cudagraphs  # noqa: E402
-from train import resolve_device  # noqa: E402
+from train import checked_device  # noqa: E402
 
 
 def run_flags(path: str, precision: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -128,12 +126,9 @@ def cpu_model() -> str:
 
 
 def check_runnable(cfg: Config) -> None:
-    """Refuse what train.train refuses only once a run has started (in each run, here in a child process):
-    a device this machine lacks, emulated bf16, --cudagraphs off CUDA, an env that does not make."""
-    device = resolve_device(cfg.device)
-    check_matmul_precision(cfg.matmul_precision, device)
-    if cfg.cudagraphs:
-        check_cudagraphs(device)
+    """Refuse, here rather than in each run's child process, a device this machine lacks, emulated bf16,
+    --cudagraphs off CUDA, and an env that does not make."""
+    checked_device(cfg)
     make_env(cfg.env).close()
 
 
