@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -34,9 +35,14 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
     try:
         if "mujoco" in str(gym.spec(env_id).entry_point):
             drop_known_mujoco_warnings()
-        env = gym.make(env_id, render_mode=render_mode, **kwargs)
-        if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
-            env.reset(seed=0)
+        # Gymnasium's warnings (e.g. "HalfCheetah-v3 is out of date") are held back until the env starts,
+        # so that a refused id prints one line, not a warning above it.
+        with warnings.catch_warnings(record=True) as held:
+            env = gym.make(env_id, render_mode=render_mode, **kwargs)
+            if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
+                env.reset(seed=0)
+        for w in held:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)  # filters already applied
     except (TypeError, ValueError) as e:  # a constructor argument the env does not take, or a bad value
         raise DDPGError(f"env {env_id} does not accept these arguments {kwargs}: {first_line(e)}") from None
     except gym.error.Error as e:

@@ -112,11 +112,22 @@ def test_main_without_weights_says_to_train(tmp_path):
 @pytest.mark.parametrize("env, needles", [
     ("CarRacing-v3", ["CarRacing-v3 has observations", "supported: a flat (1-D) Box"]),
     ("HalfCheetah-v9", ["unknown or unavailable env 'HalfCheetah-v9'"]),
+    # registered but needs mujoco-py; Gymnasium's "out of date" warning would print above the error
+    ("HalfCheetah-v3", ["env HalfCheetah-v3 cannot start here", "gymnasium-robotics"]),
 ])
 def test_main_without_weights_for_an_env_it_cannot_train_says_why_not_to_train(tmp_path, env, needles):
     r = run("main.py", "--env", env, "--no-render", cwd=tmp_path)
     assert_clean_error(r, *needles)
     assert "python train.py" not in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_gymnasium_warnings_still_show_for_an_env_that_starts():
+    # make_env holds them back only until the env has started
+    code = "from ddpg.gym_utils import make_env; make_env('Hopper-v4').close()"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert "The environment Hopper-v4 is out of date" in r.stderr, r.stderr
 
 
 REACHER = ["--env", "Reacher-v5", "--weights", str(ROOT / "models" / "Reacher-v5" / "actor.pt")]
