@@ -43,10 +43,13 @@ class VideoWriter:
         self._log: IO[bytes] | None = None  # ffmpeg's stderr, from the first frame on
         if self.path.is_dir():
             raise DDPGError(f"cannot write video {self.path}: it is a folder")
+        # The folders this writer makes, deepest first: a video that is not kept takes them with it.
+        self._made = [d for d in [self.path.parent, *self.path.parent.parents] if not d.exists()]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.tmp.open("wb").close()  # ffmpeg would only fail at the first frame, in many lines of its own
         except OSError as e:
+            self._clean_up()
             raise DDPGError(f"cannot write video {self.path}: {e}") from None
         try:
             # macro_block_size=1: no resizing (with a warning) to multiples of 16; EVEN_SIZE pads instead.
@@ -54,7 +57,7 @@ class VideoWriter:
                                               macro_block_size=1, ffmpeg_log_level="error",
                                               output_params=list(EVEN_SIZE))
         except BaseException as e:
-            self.tmp.unlink(missing_ok=True)
+            self._clean_up()
             if isinstance(e, OSError):
                 raise DDPGError(f"cannot write video {self.path}: {e}") from None
             raise
@@ -96,14 +99,26 @@ class VideoWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        kept = False
         try:
             self._writer.close()  # waits for ffmpeg to finish the file
             if exc_type is None:
                 self._keep()
+                kept = True
         finally:
             if self._log is not None:
                 self._log.close()
-            self.tmp.unlink(missing_ok=True)  # already gone where the video was kept
+            if not kept:
+                self._clean_up()
+
+    def _clean_up(self) -> None:
+        """Remove the partial file and the folders made for it, where nothing else has been put in them."""
+        self.tmp.unlink(missing_ok=True)
+        for d in self._made:
+            try:
+                d.rmdir()
+            except OSError:  # not empty, or already gone
+                break
 
     def _keep(self) -> None:
         """Rename the video into place, unless ffmpeg failed: then `path` keeps what it held."""

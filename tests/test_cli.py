@@ -138,6 +138,9 @@ REACHER = ["--env", "Reacher-v5", "--weights", str(ROOT / "models" / "Reacher-v5
     # ffmpeg would fail in lines of its own, and its empty output would replace the video there
     ([*REACHER, "--record", "{tmp}/kept.mp4", "--env-kwargs", "width=0", "height=0"],
      "cannot write video {tmp}/kept.mp4: the env draws empty frames (shape (0, 0, 3))"),
+    # the folders made for a video that was not written go too
+    ([*REACHER, "--record", "{tmp}/new/dir/x.mp4", "--env-kwargs", "width=0", "height=0"],
+     "cannot write video {tmp}/new/dir/x.mp4: the env draws empty frames"),
     # MuJoCo would print an error and exit at the first frame, leaving the .partial.mp4 and MUJOCO_LOG.TXT
     ([*REACHER, "--record", "{tmp}/x.mp4", "--env-kwargs", "camera_id=99"],
      "Reacher-v5 has no camera with camera_id=99; it has only the free camera"),
@@ -156,7 +159,8 @@ def test_main_refuses_a_video_or_render_mode_it_cannot_honour(trained, tmp_path,
             *[a.format(tmp=tmp_path) for a in args], cwd=tmp_path)
     assert_clean_error(r, needle.format(tmp=tmp_path))
     assert snapshot(tmp_path) == before
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept.mp4", "taken.mp4"]  # no .partial.mp4 or video
+    # no .partial.mp4, video, or folder made for one (new/dir)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept.mp4", "taken.mp4"]
 
 
 def test_main_given_a_folder_for_weights_says_so(trained, tmp_path):
@@ -374,8 +378,8 @@ def test_a_video_writer_that_cannot_start_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(video.imageio, "get_writer", no_ffmpeg)
     with pytest.raises(RuntimeError, match="no ffmpeg here"):
-        video.VideoWriter(tmp_path / "v.mp4", 30)
-    assert list(tmp_path.iterdir()) == []  # the writability probe's empty .partial.mp4 is gone too
+        video.VideoWriter(tmp_path / "new" / "dir" / "v.mp4", 30)
+    assert list(tmp_path.iterdir()) == []  # the writability probe's .partial.mp4 is gone, and its folders
 
 
 def test_a_video_ffmpeg_cannot_encode_is_one_line_and_keeps_the_video_there(tmp_path, capfd):
