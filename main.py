@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from ddpg.config import Config  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
-from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named
+from ddpg.errors import ArgumentParser, DDPGError, first_line, require_at_least, require_named
 
 
 def has_display() -> bool:
@@ -62,12 +62,9 @@ def parse_kwargs(items: list[str]) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("episodes", "seed"):
-        lowest = 1 if name == "episodes" else 0
-        if getattr(args, name) < lowest:
-            print(f"error: --{name} must be >= {lowest}, got {getattr(args, name)}", file=sys.stderr)
-            return 2
     try:
+        require_at_least("--episodes", args.episodes, 1)
+        require_at_least("--seed", args.seed, 0)
         for flag, what in (("--models-dir", "a folder"), ("--run", "a run"), ("--weights", "an actor.pt file"),
                            ("--record", "an mp4 file")):
             require_named(flag, getattr(args, flag[2:].replace("-", "_")), what)

@@ -30,7 +30,7 @@ import train
 from ddpg import checkpoint as ckpt_io
 from ddpg.config import (Config, add_config_flags, config_from_dict, env_settings_note, explicit_args, fields_with,
                          field_faults, make_config)
-from ddpg.errors import ArgumentParser, DDPGError, first_line, require_named
+from ddpg.errors import ArgumentParser, DDPGError, first_line, require_at_least, require_named
 from ddpg.gym_utils import make_env
 from ddpg.logger import CSV_FILE, log_files, timestamp
 from ddpg.runtime import check_matmul_precision
@@ -181,12 +181,10 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
             raise DDPGError(f"--{what}s repeats {', '.join(repeated)}; give each {what} once")
     if any(s < 0 for s in args.seeds):
         raise DDPGError(f"--seeds must be >= 0, got {args.seeds}")
-    if args.cpus_per_trial < 1:
-        raise DDPGError(f"--cpus-per-trial must be >= 1, got {args.cpus_per_trial}")
+    require_at_least("--cpus-per-trial", args.cpus_per_trial, 1)
     if not (math.isfinite(args.gpus_per_trial) and args.gpus_per_trial >= 0):
         raise DDPGError(f"--gpus-per-trial must be >= 0, got {args.gpus_per_trial}")
-    if args.max_failures < 0:
-        raise DDPGError(f"--max-failures must be >= 0, got {args.max_failures}")
+    require_at_least("--max-failures", args.max_failures, 0)
     name = args.name or timestamp()
     sweep_dir = Path(args.sweep_dir or Path("sweeps") / name).resolve()
     if (sweep_dir / SPEC_FILE).exists():

@@ -24,7 +24,7 @@ from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import Config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
 
 
 def main() -> int:
@@ -36,9 +36,8 @@ def main() -> int:
                    help="write in a scratch folder made here, removed after (default: the system's temporary folder)")
     args = p.parse_args()
     try:
-        for flag, value in (("--transitions", args.transitions), ("--repeats", args.repeats)):
-            if value < 1:
-                raise DDPGError(f"{flag} must be >= 1, got {value}")
+        require_at_least("--transitions", args.transitions, 1)
+        require_at_least("--repeats", args.repeats, 1)
         require_named("--dir", args.dir)
         if args.dir is not None:
             ckpt_io.ensure_writable_dirs({"--dir": Path(args.dir)})

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import build_parser, explicit_args, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least  # noqa: E402
 from throughput import check_runnable  # noqa: E402
 
 
@@ -49,8 +49,7 @@ OWN_FLAGS = ("env", "total_steps", "resume", "models_dir", "runs_dir", "run_name
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Refuse bad input before the scratch folder is made: a bad train.py flag would fail every run."""
-    if args.kills < 1:
-        raise DDPGError(f"--kills must be >= 1, got {args.kills}")
+    require_at_least("--kills", args.kills, 1)
     if not 0 <= args.min_delay <= args.max_delay < math.inf:
         raise DDPGError(f"the delays must be finite, with 0 <= --min-delay <= --max-delay; got {args.min_delay} and "
                         f"{args.max_delay}")

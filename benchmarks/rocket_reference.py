@@ -20,7 +20,7 @@ import gymnasium  # noqa: E402
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
 
 
 def main() -> int:
@@ -32,12 +32,10 @@ def main() -> int:
     args = parser.parse_args()
 
     try:
-        if args.episodes < 1:
-            raise DDPGError(f"--episodes must be >= 1, got {args.episodes}")
+        require_at_least("--episodes", args.episodes, 1)
+        require_at_least("--seed", args.seed, 0)
         if not (math.isfinite(args.sigma) and args.sigma >= 0):
             raise DDPGError(f"--sigma must be a number >= 0, got {args.sigma}")
-        if args.seed < 0:  # gymnasium refuses negative reset seeds
-            raise DDPGError(f"--seed must be >= 0, got {args.seed}")
         require_named("--weights", args.weights, "an actor file")
         env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
         try:

@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 
 
@@ -40,10 +40,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first reset [default: 0]")
     args = parser.parse_args()
     try:
-        if args.steps < 1:
-            raise DDPGError(f"--steps must be >= 1, got {args.steps}")
-        if args.seed < 0:  # gymnasium refuses negative reset seeds
-            raise DDPGError(f"--seed must be >= 0, got {args.seed}")
+        require_at_least("--steps", args.steps, 1)
+        require_at_least("--seed", args.seed, 0)
         require_named("--weights", args.weights, "an actor file")
         env = make_env(args.env)
         actor = load_actor(Path(args.weights), args.env, env.observation_space, env.action_space)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import sweep  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least  # noqa: E402
 from plot import timed_steps  # noqa: E402
 from throughput import check_runnable, cpu_model  # noqa: E402
 
@@ -61,10 +61,8 @@ def main() -> int:
         if len(layout.split("x")) != 2 or not all(x.isdigit() and int(x) > 0 for x in layout.split("x")):
             print(f"error: --layouts takes TxC with positive integers, e.g. 2x1; got {layout!r}", file=sys.stderr)
             return 2
-    if args.rounds < 1:
-        print(f"error: --rounds must be >= 1, got {args.rounds}", file=sys.stderr)
-        return 2
     try:
+        require_at_least("--rounds", args.rounds, 1)
         cfg = make_config({"env": args.env})
         check_runnable(cfg)  # else each sweep would fail on its own
     except DDPGError as e:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 from train import checked_device  # noqa: E402
 
@@ -137,9 +137,8 @@ def check_inputs(args: argparse.Namespace) -> None:
     # --parts opens its window after the first warm-up update
     lowest = {"steps": 1, "warmup": 1 if args.parts else 0, "fill": 0, "threads": 0, "rounds": 1}
     for name, low in lowest.items():
-        if getattr(args, name) < low:
-            raise DDPGError(f"--{name} must be >= {low}{' with --parts' if name == 'warmup' and args.parts else ''}, "
-                            f"got {getattr(args, name)}")
+        with_parts = " with --parts" if name == "warmup" and args.parts else ""
+        require_at_least(f"--{name}", getattr(args, name), low, with_parts)
     if args.steps < args.log_interval:
         raise DDPGError(f"--steps {args.steps} is below --log-interval {args.log_interval}: no steps/s log would "
                         f"fall in the measured window")

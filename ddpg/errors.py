@@ -25,6 +25,12 @@ def require_named(flag: str, value: object, what: str = "a folder") -> None:
         raise DDPGError(f"{flag} must name {what}, got {value!r}")
 
 
+def require_at_least(flag: str, value: float, lowest: float, when: str = "") -> None:
+    """Refuse a count (or a reset seed: gymnasium refuses negative ones) below its lowest sensible value."""
+    if value < lowest:
+        raise DDPGError(f"{flag} must be >= {lowest}{when}, got {value}")
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
     error, instead of the whole usage block and then the error. Flags are matched whole: argparse's prefix

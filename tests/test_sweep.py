@@ -160,6 +160,9 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:9"], "--address 127.0.0.1:9"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--address", "127.0.0.1:99999"], "a port from 1 to 65535"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--cpus-per-trial", "64"], "--cpus-per-trial 64"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--cpus-per-trial", "0"], "--cpus-per-trial must be >= 1, got 0"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "--max-failures", "-1"], "--max-failures must be >= 0, got -1"),
+    (["--envs", "Pendulum-v1", "--seeds", "0", "-1"], "--seeds must be >= 0, got [0, -1]"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--gpus-per-trial", "0.25"], "--gpus-per-trial 0.25 is more than the "
                                                                            "cluster's 0 GPUs"),
     (["--envs", "Pendulum-v1", "--seeds", "0", "--tau", "2"], "--tau"),
