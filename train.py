@@ -221,9 +221,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
     learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
 
-    def header() -> dict[str, Any]:
-        return {"env_id": cfg.env, "config": cfg.to_dict(), "obs_dim": obs_dim,
-                "action_low": low.tolist(), "action_high": high.tolist(), "format_version": ckpt_io.FORMAT_VERSION}
+    header = ckpt_io.run_header(cfg, obs_dim, low, high)
 
     def stopped(what: str) -> DDPGError:
         """The error for a run that diverged: what went wrong, and what it leaves to resume from."""
@@ -244,15 +242,11 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         # extending it replays the episode and goes on exactly as a longer run would have.
         unfinished = {"seed": ep_seed, "actions": torch.from_numpy(np.array(ep_actions)),
                       "obs": torch.from_numpy(np.asarray(obs)), "return": ep_return} if ep_len else None
-        ckpt_io.atomic_save({**header(), "kind": "checkpoint", "run_id": run_id, "step": step, "episode": episode,
-                             "unfinished_episode": unfinished,
-                             "best_eval_return": best_eval, "last_eval_return": last_eval, "best_actor": best_actor,
-                             "agent": agent.state_dict(), "buffer": buffer.state_dict(),
-                             "noise": noise.state_dict(),
-                             "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}},
-                            out_dir / ckpt_io.CHECKPOINT_FILE)
-        ckpt_io.atomic_save({**header(), "kind": "actor", "step": step, "actor": agent.actor.state_dict()},
-                            out_dir / ckpt_io.ACTOR_FILE)
+        ckpt_io.atomic_save(ckpt_io.checkpoint_state(
+            header, run_id=run_id, step=step, episode=episode, unfinished_episode=unfinished,
+            best_eval_return=best_eval, last_eval_return=last_eval, best_actor=best_actor,
+            agent=agent, buffer=buffer, noise=noise, rng=rng), out_dir / ckpt_io.CHECKPOINT_FILE)
+        ckpt_io.atomic_save(ckpt_io.actor_state(header, step, agent.actor), out_dir / ckpt_io.ACTOR_FILE)
         logger.checkpoint(step)
         if on_save:
             on_save(step, out_dir / ckpt_io.CHECKPOINT_FILE)
@@ -266,8 +260,7 @@ def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None,
         logger.scalar("eval/length", float(np.mean([n for _, n in results])), step)
         if mean > best_eval:
             best_eval = mean
-            best_actor = {**header(), "kind": "actor", "step": step, "eval_return": mean,
-                          "actor": {k: v.detach().clone() for k, v in agent.actor.state_dict().items()}}
+            best_actor = ckpt_io.actor_state(header, step, agent.actor, eval_return=mean)
             ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
         if on_eval:
             on_eval(step, mean)

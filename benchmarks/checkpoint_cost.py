@@ -25,6 +25,7 @@ from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import Config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
+from ddpg.noise import make_noise  # noqa: E402
 
 
 def main() -> int:
@@ -52,7 +53,10 @@ def measure(transitions: int, repeats: int, where: str | None) -> None:
     """Time the save and the load of a full checkpoint whose buffer holds `transitions` rows, `repeats` times."""
     cfg = Config()
     obs_dim, act_dim = 17, 6
-    agent = DDPGAgent(obs_dim, -np.ones(act_dim), np.ones(act_dim), cfg)
+    low, high = -np.ones(act_dim), np.ones(act_dim)
+    agent = DDPGAgent(obs_dim, low, high, cfg)
+    header = ckpt_io.run_header(cfg, obs_dim, low, high)
+    noise = make_noise(cfg.noise, act_dim, np.random.default_rng(0), cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
     buf = ReplayBuffer(transitions, obs_dim, act_dim, "cpu")
     # Realistic contents: episodes of 1000 steps whose next observation is the following row's observation.
     rng = np.random.default_rng(0)
@@ -72,13 +76,11 @@ def measure(transitions: int, repeats: int, where: str | None) -> None:
         out = Path(d) / ckpt_io.CHECKPOINT_FILE
         for _ in range(repeats):
             t = time.perf_counter()
-            # what train.py's save() writes, so that ckpt_io.load accepts it
-            state = {"kind": "checkpoint", "format_version": ckpt_io.FORMAT_VERSION, "env_id": cfg.env,
-                     "config": cfg.to_dict(), "obs_dim": obs_dim, "action_low": [-1.0] * act_dim,
-                     "action_high": [1.0] * act_dim, "step": transitions, "episode": transitions // 1000,
-                     "best_eval_return": float("-inf"), "agent": agent.state_dict(), "buffer": buf.state_dict(),
-                     "noise": {"x": [0.0] * act_dim},
-                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}}
+            # what train.py's save() writes
+            state = ckpt_io.checkpoint_state(
+                header, run_id=None, step=transitions, episode=transitions // 1000, unfinished_episode=None,
+                best_eval_return=0.0, last_eval_return=0.0, best_actor=ckpt_io.actor_state(header, 0, agent.actor, 0.0),
+                agent=agent, buffer=buf, noise=noise, rng=rng)
             ckpt_io.atomic_save(state, out)
             saves.append(time.perf_counter() - t)
             t = time.perf_counter()

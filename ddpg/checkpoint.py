@@ -7,14 +7,19 @@ import pickle
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from ddpg.config import config_from_dict
+from ddpg.config import Config, config_from_dict
 from ddpg.errors import DDPGError, first_line
 from ddpg.networks import Actor
+
+if TYPE_CHECKING:
+    from ddpg.agent import DDPGAgent
+    from ddpg.buffer import ReplayBuffer
+    from ddpg.noise import GaussianNoise, OUNoise
 
 try:
     import fcntl
@@ -189,6 +194,35 @@ def atomic_write_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def run_header(cfg: Config, obs_dim: int, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
+    """What every file of a run holds: its env, config and spaces, from which the file alone rebuilds the actor."""
+    return {"env_id": cfg.env, "config": cfg.to_dict(), "obs_dim": obs_dim,
+            "action_low": np.asarray(low, np.float64).tolist(), "action_high": np.asarray(high, np.float64).tolist(),
+            "format_version": FORMAT_VERSION}
+
+
+def actor_state(header: dict[str, Any], step: int, actor: torch.nn.Module,
+                eval_return: float | None = None) -> dict[str, Any]:
+    """What actor.pt and best_actor.pt hold. The weights are copied: training goes on while it is kept."""
+    extra = {} if eval_return is None else {"eval_return": eval_return}
+    return {**header, "kind": "actor", "step": step, **extra,
+            "actor": {k: v.detach().clone() for k, v in actor.state_dict().items()}}
+
+
+def checkpoint_state(header: dict[str, Any], *, run_id: int | None, step: int, episode: int,
+                     unfinished_episode: dict[str, Any] | None, best_eval_return: float, last_eval_return: float,
+                     best_actor: dict[str, Any] | None, agent: DDPGAgent, buffer: ReplayBuffer,
+                     noise: OUNoise | GaussianNoise,
+                     rng: np.random.Generator) -> dict[str, Any]:
+    """What checkpoint.pt holds: everything train.py restores to go on exactly where the run was, random
+    number generators included."""
+    return {**header, "kind": "checkpoint", "run_id": run_id, "step": step, "episode": episode,
+            "unfinished_episode": unfinished_episode, "best_eval_return": best_eval_return,
+            "last_eval_return": last_eval_return, "best_actor": best_actor,
+            "agent": agent.state_dict(), "buffer": buffer.state_dict(), "noise": noise.state_dict(),
+            "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}}
 
 
 def atomic_save(obj: dict[str, Any], path: Path) -> None:
