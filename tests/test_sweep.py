@@ -129,18 +129,22 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path, local
     d = tmp_path / "driver"
     cmd = [sys.executable, str(ROOT / "sweep.py"), "--address", local_ray]
     # Two CPUs per trial on a 2-CPU Ray: the trials run one after the other.
-    driver = subprocess.Popen([*cmd, "--envs", "Pendulum-v1", "--seeds", "0", "1", "--sweep-dir", str(d),
-                               "--cpus-per-trial", "2", "--total-steps", "1600", *TINY_FLAGS],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "driver.err"  # a file: a pipe nobody reads would fill and stall the driver
+    with log.open("w") as err:
+        driver = subprocess.Popen([*cmd, "--envs", "Pendulum-v1", "--seeds", "0", "1", "--sweep-dir", str(d),
+                                   "--cpus-per-trial", "2", "--total-steps", "1600", *TINY_FLAGS],
+                                  stdout=subprocess.DEVNULL, stderr=err)
     first, second = d / "Pendulum-v1" / "seed0", d / "tune" / "Pendulum-v1_seed1"
-    deadline = time.time() + 240
-    while time.time() < deadline:
+    deadline = time.time() + 600  # generous: CI may run beside a sweep; the loop ends as soon as it can
+    ready = False
+    while not ready and time.time() < deadline and driver.poll() is None:
         done = (first / "actor.pt").exists() and ckpt_io.load(first / "actor.pt", "actor")["step"] == 1600
-        if done and second.exists() and list(second.glob("checkpoint_*")):
-            break
+        ready = done and second.exists() and bool(list(second.glob("checkpoint_*")))
         time.sleep(0.05)
     driver.kill()
     driver.wait()
+    assert ready, (f"seed 1 reached no checkpoint after seed 0 finished (driver exit {driver.returncode}): "
+                   f"{log.read_text()[-2000:]}")
     finished = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
     assert ckpt_io.load(d / "Pendulum-v1" / "seed1" / "checkpoint.pt", "checkpoint")["step"] < 1600
 
