@@ -173,201 +173,234 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 hold.enter_context(ckpt_io.held(folder, "training into"))
             if not in_place:
                 check_folders_free(out_dir, run_dir)
-            return _train(cfg, resume_state, run_id, quiet, out_dir, run_dir, device, on_eval, on_save, resume_path)
+            run = Run(cfg, device, out_dir, run_dir, run_id, on_eval, on_save)
+            try:
+                if resume_state is not None:
+                    run.restore(resume_state)
+                return run.train(quiet, resume_state is not None, resume_path)
+            finally:
+                run.close()
 
 
-def _train(cfg: Config, resume_state: dict[str, Any] | None, run_id: int | None, quiet: bool, out_dir: Path,
-           run_dir: Path, device: torch.device, on_eval: Callable[[int, float], None] | None,
-           on_save: Callable[[int, Path], None] | None, resume_path: Path | None) -> dict[str, Any]:
-    env, eval_env = make_env(cfg.env), make_env(cfg.env)
-    obs_dim = env.observation_space.shape[0]
-    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-    half_range = (high - low) / 2
+class Run:
+    """One training run: its env, agent, buffer and noise, where it stands, and the steps of Algorithm 1.
 
-    # Every random draw comes from these, and all of them are checkpointed.
-    rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
-    torch.manual_seed(cfg.seed)            # network initialisation
-    try:
-        agent = DDPGAgent(obs_dim, low, high, cfg, device)
-    except RuntimeError as e:  # torch's allocator refusing networks too large for this machine
-        if "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
-            raise
-        raise DDPGError(f"networks of --hidden-sizes {' '.join(map(str, cfg.hidden_sizes))} could not be "
-                        f"allocated ({first_line(e)[:120]})") from None
-    buffer = ReplayBuffer(cfg.buffer_size, obs_dim, low.size, device, seed=cfg.seed)
-    noise = make_noise(cfg.noise, low.size, rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
+    `step`, `episode`, the evaluations and the episode under way are what a checkpoint saves besides the
+    agent, buffer, noise and random number generators; `restore` reads them back.
+    """
 
-    step, episode, last_ckpt_step, best_eval, last_eval = 0, 0, 0, float("-inf"), float("nan")
-    best_actor = None  # what best_actor.pt holds; each checkpoint keeps a copy
-    if resume_state is not None:
-        s = resume_state
+    def __init__(self, cfg: Config, device: torch.device, out_dir: Path, run_dir: Path, run_id: int | None,
+                 on_eval: Callable[[int, float], None] | None, on_save: Callable[[int, Path], None] | None) -> None:
+        self.cfg, self.device, self.out_dir, self.run_dir, self.run_id = cfg, device, out_dir, run_dir, run_id
+        self.on_eval, self.on_save = on_eval, on_save
+        self.logger: Logger | None = None
+        self.env, self.eval_env = make_env(cfg.env), make_env(cfg.env)
+        obs_dim = self.env.observation_space.shape[0]
+        self.low = self.env.action_space.low.astype(np.float64)
+        self.high = self.env.action_space.high.astype(np.float64)
+        self.half_range = (self.high - self.low) / 2  # the noise is relative to it
+
+        # Every random draw comes from these, and all of them are checkpointed.
+        self.rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
+        torch.manual_seed(cfg.seed)                 # network initialisation
         try:
-            agent.load_state_dict(s["agent"])
-            buffer.load_state_dict(s["buffer"])
-            noise.load_state_dict(s["noise"])
-            rng.bit_generator.state = s["rng"]["numpy"]
+            self.agent = DDPGAgent(obs_dim, self.low, self.high, cfg, device)
+        except RuntimeError as e:  # torch's allocator refusing networks too large for this machine
+            if "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
+                raise
+            raise DDPGError(f"networks of --hidden-sizes {' '.join(map(str, cfg.hidden_sizes))} could not be "
+                            f"allocated ({first_line(e)[:120]})") from None
+        self.buffer = ReplayBuffer(cfg.buffer_size, obs_dim, self.low.size, device, seed=cfg.seed)
+        self.noise = make_noise(cfg.noise, self.low.size, self.rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
+        self.header = ckpt_io.run_header(cfg, obs_dim, self.low, self.high)
+
+        self.step, self.episode, self.last_ckpt_step = 0, 0, 0
+        self.best_eval, self.last_eval = float("-inf"), float("nan")
+        self.best_actor: dict[str, Any] | None = None  # what best_actor.pt holds; each checkpoint keeps a copy
+        # The episode under way. It starts at the top of the loop, so a run that ends draws no reset seed
+        # it won't use. Its actions are kept (float64, as the env got them) for a checkpoint taken mid-episode.
+        self.obs: np.ndarray | None = None
+        self.ep_seed, self.ep_actions, self.ep_return, self.ep_len = 0, [], 0.0, 0
+        self.last_return = float("nan")
+        # Loss sums stay on the device between log intervals, so reading them costs no sync per update.
+        self.sums, self.n_updates = torch.zeros(3, device=device), 0
+        self.t_log, self.step_log = 0.0, 0  # when and at which step the last log was written
+
+    def restore(self, s: dict[str, Any]) -> None:
+        """Where a checkpoint left the run, down to the random number generators and the unfinished episode."""
+        try:
+            self.agent.load_state_dict(s["agent"])
+            self.buffer.load_state_dict(s["buffer"])
+            self.noise.load_state_dict(s["noise"])
+            self.rng.bit_generator.state = s["rng"]["numpy"]
             torch.set_rng_state(s["rng"]["torch"])
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise DDPGError(f"the checkpoint does not fit this run ({type(e).__name__}: {e}); "
                             f"it is damaged or from another version") from None
-        step, episode, last_ckpt_step = s["step"], s["episode"], s["step"]
-        best_eval, last_eval = s["best_eval_return"], s.get("last_eval_return", last_eval)
-        best_actor = s.get("best_actor")  # checkpoints from before it was kept have none
-    start_step = step
-    update, update_path = make_update(agent, buffer, cfg)  # after loading: a CUDA graph captures the state
-    logger = Logger(run_dir, cfg.to_dict(), step, run_id)  # may refuse the resume; nothing is written before
-    if best_actor is not None:  # only a resume has one yet
-        # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
-        ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
-    learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
+        self.step, self.episode, self.last_ckpt_step = s["step"], s["episode"], s["step"]
+        self.best_eval, self.last_eval = s["best_eval_return"], s.get("last_eval_return", self.last_eval)
+        self.best_actor = s.get("best_actor")  # checkpoints from before it was kept have none
+        u = s.get("unfinished_episode")
+        if u:
+            self.ep_seed, self.ep_actions, self.ep_return = u["seed"], list(u["actions"].numpy()), u["return"]
+            self.obs = replay_episode(self.env, self.ep_seed, self.ep_actions, u["obs"].numpy())
+            self.ep_len = len(self.ep_actions)
 
-    header = ckpt_io.run_header(cfg, obs_dim, low, high)
-
-    def stopped(what: str) -> DDPGError:
-        """The error for a run that diverged: what went wrong, and what it leaves to resume from."""
-        kept = (f"last good checkpoint kept in {out_dir}" if (out_dir / ckpt_io.CHECKPOINT_FILE).is_file()
-                else f"it had saved no checkpoint yet (its logs are in {run_dir})")
-        return DDPGError(f"{what}; training stopped, {kept}")
-
-    def check_finite_weights() -> None:
-        for name, net in (("actor", agent.actor), ("critic", agent.critic)):
-            if not all(torch.isfinite(p).all() for p in net.parameters()):
-                raise stopped(f"non-finite {name} weights at step {step}")
-
-    def save() -> None:
-        """The full checkpoint, then the actor alone; at an episode boundary, or at the run's last step."""
-        check_finite_weights()
-        logger.flush()  # the logs on disk reach the checkpoint's step, so a kill -9 after it loses no rows
-        # A run that reaches total_steps mid-episode saves that episode's seed and actions, so that
-        # extending it replays the episode and goes on exactly as a longer run would have.
-        unfinished = {"seed": ep_seed, "actions": torch.from_numpy(np.array(ep_actions)),
-                      "obs": torch.from_numpy(np.asarray(obs)), "return": ep_return} if ep_len else None
-        ckpt_io.atomic_save(ckpt_io.checkpoint_state(
-            header, run_id=run_id, step=step, episode=episode, unfinished_episode=unfinished,
-            best_eval_return=best_eval, last_eval_return=last_eval, best_actor=best_actor,
-            agent=agent, buffer=buffer, noise=noise, rng=rng), out_dir / ckpt_io.CHECKPOINT_FILE)
-        ckpt_io.atomic_save(ckpt_io.actor_state(header, step, agent.actor), out_dir / ckpt_io.ACTOR_FILE)
-        logger.checkpoint(step)
-        if on_save:
-            on_save(step, out_dir / ckpt_io.CHECKPOINT_FILE)
-
-    def evaluate() -> float:
-        """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
-        nonlocal best_eval, best_actor
-        results = run_episodes(eval_env, agent.act, cfg.eval_episodes, cfg.seed + EVAL_SEED_OFFSET)
-        mean = float(np.mean([r for r, _ in results]))
-        logger.scalar("eval/return", mean, step)
-        logger.scalar("eval/length", float(np.mean([n for _, n in results])), step)
-        if mean > best_eval:
-            best_eval = mean
-            best_actor = ckpt_io.actor_state(header, step, agent.actor, eval_return=mean)
-            ckpt_io.atomic_save(best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
-        if on_eval:
-            on_eval(step, mean)
-        return mean
-
-    def start_episode() -> np.ndarray:
-        # Seeded from `rng`, so a run resumed at an episode boundary resets exactly as the original did.
-        nonlocal ep_seed
-        ep_seed = int(rng.integers(2**31 - 1))
-        ep_actions.clear()
-        obs, _ = env.reset(seed=ep_seed)
-        noise.reset()
-        return obs
-
-    # Loss sums stay on the device between log intervals, so reading them costs no sync per update.
-    sums = torch.zeros(3, device=device)
-    n_updates, ep_return, ep_len = 0, 0.0, 0
-    last_return = float("nan")
-    t_log, step_log = time.perf_counter(), step
-    obs = None  # an episode starts at the top of the loop, so a run that ends draws no reset seed it won't use
-    ep_seed, ep_actions = 0, []  # the current episode's reset seed and actions (float64, as the env got them)
-    if resume_state is not None and resume_state.get("unfinished_episode"):
-        u = resume_state["unfinished_episode"]
-        ep_seed, ep_actions, ep_return = u["seed"], list(u["actions"].numpy()), u["return"]
-        obs, ep_len = replay_episode(env, ep_seed, ep_actions, u["obs"].numpy()), len(ep_actions)
-    bar = tqdm(total=cfg.total_steps, initial=step, unit="step", dynamic_ncols=True, disable=quiet,
-               mininterval=1.0)
-    if resume_state is not None:  # said only now, once every check that may refuse the resume has passed
-        print(f"resuming from {resume_path or 'a checkpoint'} at step {step}" + (
-            f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
-            f"--total-steps goes on" if step >= cfg.total_steps else ""), file=sys.stderr)
-    print(f"training {cfg.env} with the {cfg.preset} preset on {device}, {update_path} update; logs in {run_dir}",
-          file=sys.stderr)
-    try:
-        with StopRequest() as stop:
-            while step < cfg.total_steps:
-                if obs is None:
-                    obs = start_episode()
-                agent.observe(obs)
-                if step < cfg.learning_starts:
-                    action = rng.uniform(low, high)
-                else:
-                    action = np.clip(agent.act(obs) + half_range * noise(), low, high)
-                next_obs, reward, terminated, truncated, _ = env.step(action)
-                ep_actions.append(action)
-                if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
-                    what = "reward" if not np.isfinite(reward) else "observation"
-                    raise stopped(f"non-finite {what} from {cfg.env} at step {step + 1}")
-                buffer.add(obs, action, float(reward), next_obs, terminated)
-                obs = next_obs
-                step += 1
-                ep_return += float(reward)
-                ep_len += 1
-
-                if step >= learn_from:
-                    for _ in range(cfg.updates_per_step):
-                        m = update()
-                        sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
-                        n_updates += 1
-
-                if step % cfg.log_interval == 0 or step == cfg.total_steps:  # the CSV reaches the last step
-                    now = time.perf_counter()
-                    sps = (step - step_log) / (now - t_log)
-                    t_log, step_log = now, step
-                    logger.scalar("charts/sps", sps, step)
-                    if n_updates:
-                        critic_loss, actor_loss, q = (sums / n_updates).tolist()
-                        for name, v in (("critic loss", critic_loss), ("actor loss", actor_loss), ("Q", q)):
-                            if not np.isfinite(v):
-                                raise stopped(f"non-finite {name} at step {step} (checked every "
-                                              f"{cfg.log_interval} steps)")
-                        logger.scalar("losses/critic", critic_loss, step)
-                        logger.scalar("losses/actor", actor_loss, step)
-                        logger.scalar("losses/q_mean", q, step)
-                        sums.zero_()
-                        n_updates = 0
-                    logger.flush()
-                    bar.update(step - bar.n)
-                    bar.set_postfix(sps=f"{sps:.0f}", ret=f"{last_return:.0f}", eval=f"{last_eval:.0f}")  # nan: none yet
-
-                if step % cfg.eval_interval == 0:
-                    last_eval = evaluate()
-
-                if terminated or truncated:
-                    episode += 1
-                    last_return = ep_return
-                    logger.scalar("charts/episodic_return", ep_return, step)
-                    logger.scalar("charts/episodic_length", ep_len, step)
-                    ep_return, ep_len = 0.0, 0
-                    if stop.requested or step - last_ckpt_step >= cfg.checkpoint_interval:
-                        save()
-                        last_ckpt_step = step
+    def train(self, quiet: bool, resumed: bool, resume_path: Path | None) -> dict[str, Any]:
+        """Algorithm 1's loop, to `cfg.total_steps`: act, store, learn; log, evaluate and checkpoint on schedule."""
+        cfg = self.cfg
+        start_step = self.step
+        # After restore: a CUDA graph captures the state.
+        self.update, update_path = make_update(self.agent, self.buffer, cfg)
+        # It may refuse a resume (logs of another run); nothing is written before it.
+        self.logger = Logger(self.run_dir, cfg.to_dict(), self.step, self.run_id)
+        if self.best_actor is not None:  # only a resume has one yet
+            # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
+            ckpt_io.atomic_save(self.best_actor, self.out_dir / ckpt_io.BEST_ACTOR_FILE)
+        learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
+        self.t_log, self.step_log = time.perf_counter(), self.step
+        if resumed:  # said only now, once every check that may refuse the resume has passed
+            print(f"resuming from {resume_path or 'a checkpoint'} at step {self.step}" + (
+                f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
+                f"--total-steps goes on" if self.step >= cfg.total_steps else ""), file=sys.stderr)
+        print(f"training {cfg.env} with the {cfg.preset} preset on {self.device}, {update_path} update; "
+              f"logs in {self.run_dir}", file=sys.stderr)
+        with tqdm(total=cfg.total_steps, initial=self.step, unit="step", dynamic_ncols=True, disable=quiet,
+                  mininterval=1.0) as self.bar, StopRequest() as stop:
+            while self.step < cfg.total_steps:
+                if self.obs is None:
+                    self.start_episode()
+                done = self.collect()
+                if self.step >= learn_from:
+                    self.learn()
+                if self.step % cfg.log_interval == 0 or self.step == cfg.total_steps:  # the CSV reaches the last step
+                    self.log()
+                if self.step % cfg.eval_interval == 0:
+                    self.evaluate()
+                if done:
+                    self.end_episode()
+                    if stop.requested or self.step - self.last_ckpt_step >= cfg.checkpoint_interval:
+                        self.save()
                     if stop.requested:
                         break
-                    obs = None
-            if step >= cfg.total_steps and last_ckpt_step != step:
-                save()  # a resumed run with a larger --total-steps goes on from here
-            if step >= cfg.total_steps and step > start_step:  # once per run, not per no-op resume
-                logger.hparams(cfg.to_dict(), {"hparam/final_eval_return": last_eval,
-                                               "hparam/best_eval_return": best_eval})
-    finally:
-        bar.close()
-        logger.close()
-        env.close()
-        eval_env.close()
-    return {"step": step, "episode": episode, "eval_return": last_eval, "run_dir": run_dir,
-            "checkpoint": out_dir / ckpt_io.CHECKPOINT_FILE, "actor": out_dir / ckpt_io.ACTOR_FILE}
+            if self.step >= cfg.total_steps and self.last_ckpt_step != self.step:
+                self.save()  # a resumed run with a larger --total-steps goes on from here
+            if self.step >= cfg.total_steps and self.step > start_step:  # once per run, not per no-op resume
+                self.logger.hparams(cfg.to_dict(), {"hparam/final_eval_return": self.last_eval,
+                                                    "hparam/best_eval_return": self.best_eval})
+        return {"step": self.step, "episode": self.episode, "eval_return": self.last_eval, "run_dir": self.run_dir,
+                "checkpoint": self.out_dir / ckpt_io.CHECKPOINT_FILE, "actor": self.out_dir / ckpt_io.ACTOR_FILE}
+
+    def start_episode(self) -> None:
+        # Seeded from `rng`, so a run resumed at an episode boundary resets exactly as the original did.
+        self.ep_seed = int(self.rng.integers(2**31 - 1))
+        self.ep_actions.clear()
+        self.obs, _ = self.env.reset(seed=self.ep_seed)
+        self.noise.reset()
+
+    def collect(self) -> bool:
+        """One env step: a uniform-random action during the warm-up, then μ(s) plus noise (clipped to the
+        action bounds); the transition goes into the buffer. True when the episode has ended."""
+        self.agent.observe(self.obs)
+        if self.step < self.cfg.learning_starts:
+            action = self.rng.uniform(self.low, self.high)
+        else:
+            action = np.clip(self.agent.act(self.obs) + self.half_range * self.noise(), self.low, self.high)
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.ep_actions.append(action)
+        if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
+            what = "reward" if not np.isfinite(reward) else "observation"
+            raise self.stopped(f"non-finite {what} from {self.cfg.env} at step {self.step + 1}")
+        self.buffer.add(self.obs, action, float(reward), next_obs, terminated)  # a time-limit cut still bootstraps
+        self.obs = next_obs
+        self.step += 1
+        self.ep_return += float(reward)
+        self.ep_len += 1
+        return terminated or truncated
+
+    def learn(self) -> None:
+        """`updates_per_step` updates (ddpg/agent.py), their losses summed on the device for the next log."""
+        for _ in range(self.cfg.updates_per_step):
+            m = self.update()
+            self.sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
+            self.n_updates += 1
+
+    def log(self) -> None:
+        """Steps/s and the mean losses since the last log; the only place the losses leave the device."""
+        now = time.perf_counter()
+        sps = (self.step - self.step_log) / (now - self.t_log)
+        self.t_log, self.step_log = now, self.step
+        self.logger.scalar("charts/sps", sps, self.step)
+        if self.n_updates:
+            critic_loss, actor_loss, q = (self.sums / self.n_updates).tolist()
+            for name, v in (("critic loss", critic_loss), ("actor loss", actor_loss), ("Q", q)):
+                if not np.isfinite(v):
+                    raise self.stopped(f"non-finite {name} at step {self.step} (checked every "
+                                       f"{self.cfg.log_interval} steps)")
+            self.logger.scalar("losses/critic", critic_loss, self.step)
+            self.logger.scalar("losses/actor", actor_loss, self.step)
+            self.logger.scalar("losses/q_mean", q, self.step)
+            self.sums.zero_()
+            self.n_updates = 0
+        self.logger.flush()
+        self.bar.update(self.step - self.bar.n)
+        # nan: no episode or evaluation yet
+        self.bar.set_postfix(sps=f"{sps:.0f}", ret=f"{self.last_return:.0f}", eval=f"{self.last_eval:.0f}")
+
+    def evaluate(self) -> None:
+        """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
+        results = run_episodes(self.eval_env, self.agent.act, self.cfg.eval_episodes, self.cfg.seed + EVAL_SEED_OFFSET)
+        self.last_eval = float(np.mean([r for r, _ in results]))
+        self.logger.scalar("eval/return", self.last_eval, self.step)
+        self.logger.scalar("eval/length", float(np.mean([n for _, n in results])), self.step)
+        if self.last_eval > self.best_eval:
+            self.best_eval = self.last_eval
+            self.best_actor = ckpt_io.actor_state(self.header, self.step, self.agent.actor, eval_return=self.last_eval)
+            ckpt_io.atomic_save(self.best_actor, self.out_dir / ckpt_io.BEST_ACTOR_FILE)
+        if self.on_eval:
+            self.on_eval(self.step, self.last_eval)
+
+    def end_episode(self) -> None:
+        self.episode += 1
+        self.last_return = self.ep_return
+        self.logger.scalar("charts/episodic_return", self.ep_return, self.step)
+        self.logger.scalar("charts/episodic_length", self.ep_len, self.step)
+        self.obs, self.ep_return, self.ep_len = None, 0.0, 0
+
+    def save(self) -> None:
+        """The full checkpoint, then the actor alone; at an episode boundary, or at the run's last step."""
+        for name, net in (("actor", self.agent.actor), ("critic", self.agent.critic)):
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise self.stopped(f"non-finite {name} weights at step {self.step}")
+        self.logger.flush()  # the logs on disk reach the checkpoint's step, so a kill -9 after it loses no rows
+        # A run that reaches total_steps mid-episode saves that episode's seed and actions, so that
+        # extending it replays the episode and goes on exactly as a longer run would have.
+        unfinished = {"seed": self.ep_seed, "actions": torch.from_numpy(np.array(self.ep_actions)),
+                      "obs": torch.from_numpy(np.asarray(self.obs)), "return": self.ep_return} if self.ep_len else None
+        ckpt_io.atomic_save(ckpt_io.checkpoint_state(
+            self.header, run_id=self.run_id, step=self.step, episode=self.episode,
+            unfinished_episode=unfinished, best_eval_return=self.best_eval, last_eval_return=self.last_eval,
+            best_actor=self.best_actor, agent=self.agent, buffer=self.buffer, noise=self.noise, rng=self.rng),
+            self.out_dir / ckpt_io.CHECKPOINT_FILE)
+        ckpt_io.atomic_save(ckpt_io.actor_state(self.header, self.step, self.agent.actor),
+                            self.out_dir / ckpt_io.ACTOR_FILE)
+        self.last_ckpt_step = self.step
+        self.logger.checkpoint(self.step)
+        if self.on_save:
+            self.on_save(self.step, self.out_dir / ckpt_io.CHECKPOINT_FILE)
+
+    def stopped(self, what: str) -> DDPGError:
+        """The error for a run that diverged: what went wrong, and what it leaves to resume from."""
+        kept = (f"last good checkpoint kept in {self.out_dir}"
+                if (self.out_dir / ckpt_io.CHECKPOINT_FILE).is_file()
+                else f"it had saved no checkpoint yet (its logs are in {self.run_dir})")
+        return DDPGError(f"{what}; training stopped, {kept}")
+
+    def close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+        self.env.close()
+        self.eval_env.close()
 
 
 def resume_folder(path: Path, state: dict[str, Any], run_name: str | None) -> tuple[Path | None, str | None]:
