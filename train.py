@@ -173,28 +173,46 @@ def train(cfg: Config, resume_state: dict[str, Any] | None = None, quiet: bool =
                 hold.enter_context(ckpt_io.held(folder, "training into"))
             if not in_place:
                 check_folders_free(out_dir, run_dir)
-            run = Run(cfg, device, out_dir, run_dir, run_id, on_eval, on_save)
+            run = Run(cfg, device, out_dir, run_dir, run_id, resume_state, on_eval, on_save)
             try:
-                if resume_state is not None:
-                    run.restore(resume_state)
-                return run.train(quiet, resume_state is not None, resume_path)
+                return run.loop(quiet, resume_path)
             finally:
                 run.close()
 
 
 class Run:
-    """One training run: its env, agent, buffer and noise, where it stands, and the steps of Algorithm 1.
+    """One training run: its env, agent, buffer and noise, and where it stands.
 
-    `step`, `episode`, the evaluations and the episode under way are what a checkpoint saves besides the
-    agent, buffer, noise and random number generators; `restore` reads them back.
+    `loop` is Algorithm 1: `start_episode` (initialise the noise, receive s₁), `collect` (select aₜ = μ(sₜ) +
+    noise, execute it, store the transition), `learn` (sample a minibatch and update: `DDPGAgent.update`).
+    `log`, `evaluate`, `end_episode` and `save` are bookkeeping. `step`, `episode`, the evaluations and
+    the episode under way are what a checkpoint saves besides the agent, buffer, noise and random number
+    generators; a resumed run reads them back first.
     """
 
     def __init__(self, cfg: Config, device: torch.device, out_dir: Path, run_dir: Path, run_id: int | None,
-                 on_eval: Callable[[int, float], None] | None, on_save: Callable[[int, Path], None] | None) -> None:
-        self.cfg, self.device, self.out_dir, self.run_dir, self.run_id = cfg, device, out_dir, run_dir, run_id
-        self.on_eval, self.on_save = on_eval, on_save
-        self.logger: Logger | None = None
-        self.env, self.eval_env = make_env(cfg.env), make_env(cfg.env)
+                 resume_state: dict[str, Any] | None, on_eval: Callable[[int, float], None] | None,
+                 on_save: Callable[[int, Path], None] | None) -> None:
+        self.cfg, self.device, self.out_dir, self.run_dir = cfg, device, out_dir, run_dir
+        self.on_eval, self.on_save, self.run_id = on_eval, on_save, run_id
+        self.resumed = resume_state is not None
+        with contextlib.ExitStack() as opened:  # closed again if the run cannot start
+            self.env = make_env(cfg.env)
+            opened.callback(self.env.close)
+            self.eval_env = make_env(cfg.env)
+            opened.callback(self.eval_env.close)
+            self._build(resume_state)
+            # It may refuse a resume (logs of another run); nothing is written before it.
+            self.logger = Logger(run_dir, cfg.to_dict(), self.step, run_id)
+            opened.callback(self.logger.close)
+            if self.best_actor is not None:  # only a resume has one yet
+                # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
+                ckpt_io.atomic_save(self.best_actor, out_dir / ckpt_io.BEST_ACTOR_FILE)
+            self._opened = opened.pop_all()
+
+    def _build(self, resume_state: dict[str, Any] | None) -> None:
+        """The agent, buffer, noise and counters, as new or as `resume_state` left them; the update step."""
+        cfg = self.cfg
         obs_dim = self.env.observation_space.shape[0]
         self.low = self.env.action_space.low.astype(np.float64)
         self.high = self.env.action_space.high.astype(np.float64)
@@ -204,13 +222,13 @@ class Run:
         self.rng = np.random.default_rng(cfg.seed)  # exploration noise, warm-up actions, env reset seeds
         torch.manual_seed(cfg.seed)                 # network initialisation
         try:
-            self.agent = DDPGAgent(obs_dim, self.low, self.high, cfg, device)
+            self.agent = DDPGAgent(obs_dim, self.low, self.high, cfg, self.device)
         except RuntimeError as e:  # torch's allocator refusing networks too large for this machine
             if "alloc" not in str(e).lower() and "out of memory" not in str(e).lower():
                 raise
             raise DDPGError(f"networks of --hidden-sizes {' '.join(map(str, cfg.hidden_sizes))} could not be "
                             f"allocated ({first_line(e)[:120]})") from None
-        self.buffer = ReplayBuffer(cfg.buffer_size, obs_dim, self.low.size, device, seed=cfg.seed)
+        self.buffer = ReplayBuffer(cfg.buffer_size, obs_dim, self.low.size, self.device, seed=cfg.seed)
         self.noise = make_noise(cfg.noise, self.low.size, self.rng, cfg.noise_sigma, cfg.ou_theta, cfg.ou_dt)
         self.header = ckpt_io.run_header(cfg, obs_dim, self.low, self.high)
 
@@ -223,8 +241,12 @@ class Run:
         self.ep_seed, self.ep_actions, self.ep_return, self.ep_len = 0, [], 0.0, 0
         self.last_return = float("nan")
         # Loss sums stay on the device between log intervals, so reading them costs no sync per update.
-        self.sums, self.n_updates = torch.zeros(3, device=device), 0
+        self.sums, self.n_updates = torch.zeros(3, device=self.device), 0
         self.t_log, self.step_log = 0.0, 0  # when and at which step the last log was written
+        if resume_state is not None:
+            self.restore(resume_state)
+        # After restore: a CUDA graph captures the state.
+        self.update, self.update_path = make_update(self.agent, self.buffer, cfg)
 
     def restore(self, s: dict[str, Any]) -> None:
         """Where a checkpoint left the run, down to the random number generators and the unfinished episode."""
@@ -246,27 +268,20 @@ class Run:
             self.obs = replay_episode(self.env, self.ep_seed, self.ep_actions, u["obs"].numpy())
             self.ep_len = len(self.ep_actions)
 
-    def train(self, quiet: bool, resumed: bool, resume_path: Path | None) -> dict[str, Any]:
-        """Algorithm 1's loop, to `cfg.total_steps`: act, store, learn; log, evaluate and checkpoint on schedule."""
+    def loop(self, quiet: bool, resume_path: Path | None = None) -> dict[str, Any]:
+        """Algorithm 1 to `cfg.total_steps`, with logs, evaluations and checkpoints on their schedules."""
         cfg = self.cfg
         start_step = self.step
-        # After restore: a CUDA graph captures the state.
-        self.update, update_path = make_update(self.agent, self.buffer, cfg)
-        # It may refuse a resume (logs of another run); nothing is written before it.
-        self.logger = Logger(self.run_dir, cfg.to_dict(), self.step, self.run_id)
-        if self.best_actor is not None:  # only a resume has one yet
-            # The logs are cut back to the checkpoint now; a best_actor.pt from evaluations after it goes too.
-            ckpt_io.atomic_save(self.best_actor, self.out_dir / ckpt_io.BEST_ACTOR_FILE)
         learn_from = max(cfg.learning_starts, cfg.batch_size)  # first update once the buffer can fill a batch
-        self.t_log, self.step_log = time.perf_counter(), self.step
-        if resumed:  # said only now, once every check that may refuse the resume has passed
+        if self.resumed:  # said only now, once every check that may refuse the resume has passed
             print(f"resuming from {resume_path or 'a checkpoint'} at step {self.step}" + (
                 f": already at --total-steps {cfg.total_steps} or past it, so nothing is trained; a larger "
                 f"--total-steps goes on" if self.step >= cfg.total_steps else ""), file=sys.stderr)
-        print(f"training {cfg.env} with the {cfg.preset} preset on {self.device}, {update_path} update; "
+        print(f"training {cfg.env} with the {cfg.preset} preset on {self.device}, {self.update_path} update; "
               f"logs in {self.run_dir}", file=sys.stderr)
+        self.t_log, self.step_log = time.perf_counter(), self.step
         with tqdm(total=cfg.total_steps, initial=self.step, unit="step", dynamic_ncols=True, disable=quiet,
-                  mininterval=1.0) as self.bar, StopRequest() as stop:
+                  mininterval=1.0) as bar, StopRequest() as stop:
             while self.step < cfg.total_steps:
                 if self.obs is None:
                     self.start_episode()
@@ -274,7 +289,9 @@ class Run:
                 if self.step >= learn_from:
                     self.learn()
                 if self.step % cfg.log_interval == 0 or self.step == cfg.total_steps:  # the CSV reaches the last step
-                    self.log()
+                    sps = self.log()
+                    bar.update(self.step - bar.n)  # nan below: no episode or evaluation yet
+                    bar.set_postfix(sps=f"{sps:.0f}", ret=f"{self.last_return:.0f}", eval=f"{self.last_eval:.0f}")
                 if self.step % cfg.eval_interval == 0:
                     self.evaluate()
                 if done:
@@ -292,6 +309,7 @@ class Run:
                 "checkpoint": self.out_dir / ckpt_io.CHECKPOINT_FILE, "actor": self.out_dir / ckpt_io.ACTOR_FILE}
 
     def start_episode(self) -> None:
+        """Reset the env and the noise process."""
         # Seeded from `rng`, so a run resumed at an episode boundary resets exactly as the original did.
         self.ep_seed = int(self.rng.integers(2**31 - 1))
         self.ep_actions.clear()
@@ -310,7 +328,7 @@ class Run:
         self.ep_actions.append(action)
         if not (np.isfinite(reward) and np.all(np.isfinite(next_obs))):
             what = "reward" if not np.isfinite(reward) else "observation"
-            raise self.stopped(f"non-finite {what} from {self.cfg.env} at step {self.step + 1}")
+            raise self.diverged(f"non-finite {what} from {self.cfg.env} at step {self.step + 1}")
         self.buffer.add(self.obs, action, float(reward), next_obs, terminated)  # a time-limit cut still bootstraps
         self.obs = next_obs
         self.step += 1
@@ -325,8 +343,8 @@ class Run:
             self.sums += torch.stack((m["critic_loss"], m["actor_loss"], m["q"]))
             self.n_updates += 1
 
-    def log(self) -> None:
-        """Steps/s and the mean losses since the last log; the only place the losses leave the device."""
+    def log(self) -> float:
+        """Log steps/s (returned) and the mean losses since the last log: the only place they leave the device."""
         now = time.perf_counter()
         sps = (self.step - self.step_log) / (now - self.t_log)
         self.t_log, self.step_log = now, self.step
@@ -335,32 +353,33 @@ class Run:
             critic_loss, actor_loss, q = (self.sums / self.n_updates).tolist()
             for name, v in (("critic loss", critic_loss), ("actor loss", actor_loss), ("Q", q)):
                 if not np.isfinite(v):
-                    raise self.stopped(f"non-finite {name} at step {self.step} (checked every "
-                                       f"{self.cfg.log_interval} steps)")
+                    raise self.diverged(f"non-finite {name} at step {self.step} (checked every "
+                                        f"{self.cfg.log_interval} steps)")
             self.logger.scalar("losses/critic", critic_loss, self.step)
             self.logger.scalar("losses/actor", actor_loss, self.step)
             self.logger.scalar("losses/q_mean", q, self.step)
             self.sums.zero_()
             self.n_updates = 0
         self.logger.flush()
-        self.bar.update(self.step - self.bar.n)
-        # nan: no episode or evaluation yet
-        self.bar.set_postfix(sps=f"{sps:.0f}", ret=f"{self.last_return:.0f}", eval=f"{self.last_eval:.0f}")
+        return sps
 
     def evaluate(self) -> None:
         """Deterministic episodes on the eval env; the best actor so far is kept beside the latest."""
-        results = run_episodes(self.eval_env, self.agent.act, self.cfg.eval_episodes, self.cfg.seed + EVAL_SEED_OFFSET)
+        results = run_episodes(self.eval_env, self.agent.act, self.cfg.eval_episodes,
+                               self.cfg.seed + EVAL_SEED_OFFSET)
         self.last_eval = float(np.mean([r for r, _ in results]))
         self.logger.scalar("eval/return", self.last_eval, self.step)
         self.logger.scalar("eval/length", float(np.mean([n for _, n in results])), self.step)
         if self.last_eval > self.best_eval:
             self.best_eval = self.last_eval
-            self.best_actor = ckpt_io.actor_state(self.header, self.step, self.agent.actor, eval_return=self.last_eval)
+            self.best_actor = ckpt_io.actor_state(self.header, self.step, self.agent.actor,
+                                                  eval_return=self.last_eval)
             ckpt_io.atomic_save(self.best_actor, self.out_dir / ckpt_io.BEST_ACTOR_FILE)
         if self.on_eval:
             self.on_eval(self.step, self.last_eval)
 
     def end_episode(self) -> None:
+        """Log the episode's return and length; the next step starts a new one."""
         self.episode += 1
         self.last_return = self.ep_return
         self.logger.scalar("charts/episodic_return", self.ep_return, self.step)
@@ -371,7 +390,7 @@ class Run:
         """The full checkpoint, then the actor alone; at an episode boundary, or at the run's last step."""
         for name, net in (("actor", self.agent.actor), ("critic", self.agent.critic)):
             if not all(torch.isfinite(p).all() for p in net.parameters()):
-                raise self.stopped(f"non-finite {name} weights at step {self.step}")
+                raise self.diverged(f"non-finite {name} weights at step {self.step}")
         self.logger.flush()  # the logs on disk reach the checkpoint's step, so a kill -9 after it loses no rows
         # A run that reaches total_steps mid-episode saves that episode's seed and actions, so that
         # extending it replays the episode and goes on exactly as a longer run would have.
@@ -389,7 +408,7 @@ class Run:
         if self.on_save:
             self.on_save(self.step, self.out_dir / ckpt_io.CHECKPOINT_FILE)
 
-    def stopped(self, what: str) -> DDPGError:
+    def diverged(self, what: str) -> DDPGError:
         """The error for a run that diverged: what went wrong, and what it leaves to resume from."""
         kept = (f"last good checkpoint kept in {self.out_dir}"
                 if (self.out_dir / ckpt_io.CHECKPOINT_FILE).is_file()
@@ -397,10 +416,8 @@ class Run:
         return DDPGError(f"{what}; training stopped, {kept}")
 
     def close(self) -> None:
-        if self.logger is not None:
-            self.logger.close()
-        self.env.close()
-        self.eval_env.close()
+        """Close the logger and the envs."""
+        self._opened.close()
 
 
 def resume_folder(path: Path, state: dict[str, Any], run_name: str | None) -> tuple[Path | None, str | None]:

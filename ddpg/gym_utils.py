@@ -1,8 +1,10 @@
 """Making environments, with one-line errors for ids and spaces DDPG cannot use."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -30,19 +32,33 @@ def drop_known_mujoco_warnings() -> None:
     mujoco.set_mju_user_warning(warn)
 
 
+@contextlib.contextmanager
+def warnings_held(held: list[tuple[object, ...]]) -> Iterator[None]:
+    """Collect the warnings that pass the filters into `held` instead of showing them, meanwhile.
+
+    `warnings.showwarning` is the documented hook for this. `warnings.catch_warnings` would reset the
+    filters' memory, so that a warning shown "once" per process came again at each call.
+    """
+    shown_by = warnings.showwarning
+    warnings.showwarning = lambda *args: held.append(args)
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown_by
+
+
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> gym.Env:
     """`gym.make` that refuses unknown ids and non-continuous action spaces in one line."""
+    # Gymnasium's warnings (e.g. "HalfCheetah-v3 is out of date") are shown only once the env has started,
+    # so that a refused id prints one line, not a warning above it.
+    held: list[tuple[object, ...]] = []
     try:
         if "mujoco" in str(gym.spec(env_id).entry_point):
             drop_known_mujoco_warnings()
-        # Gymnasium's warnings (e.g. "HalfCheetah-v3 is out of date") are held back until the env starts,
-        # so that a refused id prints one line, not a warning above it.
-        with warnings.catch_warnings(record=True) as held:
+        with warnings_held(held):
             env = gym.make(env_id, render_mode=render_mode, **kwargs)
             if kwargs:  # a bad value may only show at reset (e.g. a string where a number belongs)
                 env.reset(seed=0)
-        for w in held:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)  # filters already applied
     except (TypeError, ValueError) as e:  # a constructor argument the env does not take, or a bad value
         raise DDPGError(f"env {env_id} does not accept these arguments {kwargs}: {first_line(e)}") from None
     except gym.error.Error as e:
@@ -54,9 +70,13 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs: object) -> g
         raise DDPGError(f"env {env_id} cannot start here: {first_line(e)}") from None
     except Exception as e:  # e.g. frame_skip=0 (ZeroDivisionError), a missing xml_file (OSError)
         if not kwargs:
+            for args in held:  # they may explain the traceback
+                warnings.showwarning(*args)
             raise
         raise DDPGError(f"env {env_id} failed to start with these arguments {kwargs}: {type(e).__name__}: "
                         f"{first_line(e)}") from None
+    for args in held:
+        warnings.showwarning(*args)
     if not isinstance(env.action_space, gym.spaces.Box):
         kind = type(env.action_space).__name__
         env.close()

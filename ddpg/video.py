@@ -113,7 +113,8 @@ class VideoWriter:
 
     def _clean_up(self) -> None:
         """Remove the partial file and the folders made for it, where nothing else has been put in them."""
-        self.tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. a file where its folder should be: the error said so already
+            self.tmp.unlink(missing_ok=True)
         for d in self._made:
             try:
                 d.rmdir()
