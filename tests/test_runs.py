@@ -68,12 +68,16 @@ def test_main_shows_shipped_then_each_new_run_and_shipped_weights_survive(clone)
 
 # Each shipped actor's first main.py episode (reset seed 0) must clear this: far above the same runs at their
 # first evaluation (10k steps: HalfCheetah -1.1, Reacher -37.1, LunarLander -341.7, InvertedPendulum 128.0,
-# HumanoidStandup 29,734.5, Swimmer seed 1 -1.6, InvertedDoublePendulum seed 2 62.3, Pusher seed 1 -69.1;
-# Rocket's zero action 61.9), below what the actor scored here (README, "Shipped weights").
-# A new shipped actor needs a line here.
+# HumanoidStandup 29,734.5, Swimmer seed 1 -1.6, InvertedDoublePendulum seed 2 62.3, Pusher seed 1 -69.1,
+# BipedalWalker seed 1 -91.8; Rocket's zero action 61.9), below what the actor scored here (README, "Shipped
+# weights"). A new shipped actor needs a line here.
 SHIPPED_FLOOR = {"HalfCheetah-v5": 5000.0, "Rocket-v0": 800.0, "Reacher-v5": -10.0, "LunarLanderContinuous-v3": 100.0,
                  "InvertedPendulum-v5": 900.0, "HumanoidStandup-v5": 60000.0, "Swimmer-v5": 80.0,
-                 "InvertedDoublePendulum-v5": 5000.0, "Pusher-v5": -55.0}
+                 "InvertedDoublePendulum-v5": 5000.0, "Pusher-v5": -55.0, "BipedalWalker-v3": 0.0}
+# BipedalWalker's walker falls in 25 of its 100 README episodes (about -100 each; the others score about 300),
+# and one episode on another CPU may fall where it walked here: its floor is for the mean of 10 (67.4 to
+# 260.3 over the ten blocks of 10 here; below 0 only with 8 falls in 10).
+SHIPPED_EPISODES = {"BipedalWalker-v3": 10}
 
 
 def test_every_shipped_actor_loads_and_scores_above_its_floor(tmp_path):
@@ -81,7 +85,9 @@ def test_every_shipped_actor_loads_and_scores_above_its_floor(tmp_path):
     assert shipped == sorted(SHIPPED_FLOOR)
     for env_id in shipped:
         weights = ROOT / "models" / env_id / "actor.pt"
-        r = run("main.py", "--weights", str(weights), "--env", env_id, "--no-render", "--episodes", "1", cwd=tmp_path)
+        episodes = str(SHIPPED_EPISODES.get(env_id, 1))
+        r = run("main.py", "--weights", str(weights), "--env", env_id, "--no-render", "--episodes", episodes,
+                cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         ret = float(r.stdout.split("mean return ")[1].split()[0])
         assert ret > SHIPPED_FLOOR[env_id], (env_id, ret)
