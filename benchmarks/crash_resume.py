@@ -30,18 +30,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import build_parser, explicit_args, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_at_least  # noqa: E402
+from same_results import first_difference  # noqa: E402
 from throughput import check_runnable  # noqa: E402
-
-
-def same(a, b) -> bool:
-    import torch
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 OWN_FLAGS = ("env", "total_steps", "resume", "models_dir", "runs_dir", "run_name")  # what cmd() sets
@@ -132,12 +122,13 @@ def main() -> int:
     b = ckpt_io.load(ckpt_io.run_dir(work / "reference" / "models", args.env, "run") / ckpt_io.CHECKPOINT_FILE,
                      "checkpoint")
     keys = ("agent", "buffer", "noise", "rng", "step", "episode")
-    identical = all(same(a[k], b[k]) for k in keys)
+    difference = next((d for k in keys if (d := first_difference(a[k], b[k], k))), None)
+    identical = difference is None
     print(f"checkpoint steps seen after each kill: {steps_at_kill}")
     print(f"resumed: {succeeded}/{resumes} succeeded")
     print(f"corrupt checkpoints: {corrupt}")
     print(f"final step {a['step']} vs {b['step']}; weights, optimizers, buffer, noise and RNG states "
-          f"bit-identical to an uninterrupted run: {'yes' if identical else 'NO'}")
+          f"bit-identical to an uninterrupted run: {'yes' if identical else f'NO (first at {difference})'}")
     print(f"logs and models in {work}")
     return 0 if identical and corrupt == 0 and succeeded == resumes == args.kills else 1
 

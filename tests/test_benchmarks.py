@@ -141,6 +141,7 @@ def run_benchmark(script, *args, cwd):
     (["update_breakdown.py", "--rounds", "1"], "error: --rounds must be >= 2 (the first is warm-up), got 1"),
     (["sweep_concurrency.py", "--rounds", "0"], "error: --rounds must be >= 1, got 0"),
     (["sweep_concurrency.py", "--env", "NoSuch-v0"], "error: unknown or unavailable env 'NoSuch-v0'"),
+    (["same_results.py", "no-such-rev"], "error: 'no-such-rev' is not a commit of the repo at"),
 ])
 def test_benchmark_scripts_refuse_bad_input_in_one_line_and_touch_no_file(tmp_path, argv, error):
     (tmp_path / "X.json").write_text(COMMITTED_JSON)
@@ -200,3 +201,27 @@ def test_peers_refuses_bf16_where_it_would_be_emulated_before_running_either_sid
     assert peers.main() == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --matmul-precision bf16: "), err
+
+
+def test_same_results_names_the_first_difference_and_ignores_timings_and_run_ids(tmp_path):
+    from same_results import compare, first_difference
+
+    state = {"step": 5, "run_id": 1, "last_eval_return": float("nan"),
+             "agent": {"w": torch.arange(4.0)}, "rng": {"numpy": [1, 2]}}
+    other = {**state, "run_id": 2, "agent": {"w": torch.arange(4.0)}}  # another run's id, an equal copy
+    assert first_difference(state, other) is None
+    other["agent"]["w"][3] = 3.5
+    assert first_difference(state, other, "ckpt") == "ckpt.agent.w"
+    assert first_difference(state, {**state, "rng": {"numpy": [1, 3]}}) == ".rng.numpy[1] (2 vs 3)"
+    assert first_difference(torch.zeros(2), torch.zeros(2, dtype=torch.float64), "x") == "x"
+
+    rows = ["step,tag,value", "0,run/id,17", "1000,charts/sps,250.0", "1000,eval/return,-3.5"]
+    for d, sps, run_id in ((tmp_path / "a", "250.0", "17"), (tmp_path / "b", "190.0", "42")):
+        (d / "runs").mkdir(parents=True)
+        (d / "runs" / "metrics.csv").write_text("\n".join(rows).replace("250.0", sps).replace(",17", f",{run_id}"))
+    assert compare(tmp_path / "a", tmp_path / "b") is None  # only the timings and run ids differ
+    (tmp_path / "b" / "runs" / "metrics.csv").write_text("\n".join(rows).replace("-3.5", "-3.25"))
+    assert compare(tmp_path / "a", tmp_path / "b") == (
+        "runs/metrics.csv: (['1000', 'eval/return', '-3.5'], ['1000', 'eval/return', '-3.25'])")
+    (tmp_path / "b" / "runs" / "extra.csv").write_text("step,tag,value\n")
+    assert compare(tmp_path / "a", tmp_path / "b").startswith("the runs wrote different files: ['runs/extra.csv']")
