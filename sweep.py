@@ -367,16 +367,19 @@ def trial_csv(root: Path, env_id: str, seed: int) -> Path:
 
 
 def trial_result(root: Path, env_id: str, seed: int, total_steps: int) -> dict[str, Any] | None:
-    """What one trial's metrics.csv says: the last logged step, evaluations, wall time (train.py logs steps/s
-    at every log interval and at the run's last step, so a finished run's last row is its final step)."""
+    """What one trial's metrics.csv says: the last logged step, evaluations, training-episode returns (noise on,
+    at the step each episode ended), wall time (train.py logs steps/s at every log interval and at the run's
+    last step, so a finished run's last row is its final step)."""
     from plot import read_curve, timed_steps
 
     csv_path = trial_csv(root, env_id, seed)
     if not csv_path.is_file():
         return None
     eval_steps, evals = read_curve(csv_path, "eval/return")
+    train_steps, train_returns = read_curve(csv_path, "charts/episodic_return")
     steps, wall = timed_steps(csv_path)
     out = {"steps": steps, "done": steps >= total_steps, "eval_steps": eval_steps, "evals": evals,
+           "train_steps": train_steps, "train_returns": train_returns,
            "wall_s": wall if steps else math.nan, "sps": steps / wall if wall > 0 else math.nan}
     if len(evals):
         best = int(np.argmax(evals))

@@ -23,6 +23,13 @@ sweep's, and a last column linking to it; DIR must be new, empty, or hold only s
 so a sweep's own folder (which has curves of the same names) is refused. With --readme FILE, the
 same table (links relative to FILE) also replaces what lies between FILE's two marker lines, so the
 README shows the committed table.
+
+The row's verdict is strict: our final evaluation against the highest published figure, whatever its
+metric. A second table puts each published figure beside ours measured its way (its `kind` in
+published_ddpg.csv), within the published 1M steps, over the seeds that finished: "best point" is the
+highest point of the mean over seeds of the evaluation curve (Tianshou's and the TD3 paper's metric);
+"during training" is the mean over seeds of each seed's last TRAINING_EPISODES training episodes, noise on,
+that ended by then (our reading of CleanRL's). It is judged when the row is.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +58,8 @@ UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here ta
 # Where no DDPG figure is published: what shows the task is learned.
 PUBLISHED_STEPS = 1_000_000  # every published figure in published_ddpg.csv is at, or the best within, 1M steps
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
+KINDS = ("best point", "during training")  # how a published figure was measured: the `kind` column
+TRAINING_EPISODES = 10  # a seed's last training episodes that stand for its return "during training"
 
 
 # What a sweep may change and still be the env's row: how long and how it runs, not the maths
@@ -72,10 +82,15 @@ def replace_block(text: str, block: str) -> str:
 
 
 TABLE_START = "| env | steps (budget) |"  # how a file this script wrote begins: the only kind --out replaces
+SAME_METRIC_HEAD = ("Each published figure beside ours measured the same way, within its 1M steps, over the seeds "
+                    "that finished:\n\n"
+                    "| env | published DDPG (source, version) | its metric | published | ours, the same way | "
+                    "at or above it? |\n|---|---|---|---|---|---|\n")
 
 
-def render(rows: list[tuple[str, Path | None]], curves: bool, link_base: Path) -> str:
-    """The table, with each row's curve linked relative to link_base (the folder of the file it goes in)."""
+def render(rows: list[tuple[str, Path | None]], same_way: list[str], curves: bool, link_base: Path) -> str:
+    """The table, with each row's curve linked relative to link_base (the folder of the file it goes in), then
+    the table of published figures beside ours measured their way."""
     lines = [TABLE_START + " seeds done | final eval (mean ± std) | best eval | published DDPG "
              "(source, version, metric) | at or above it? | sweeps |" + (" curve |" if curves else ""),
              "|---|---|---|---|---|---|---|---|" + ("---|" if curves else "")]
@@ -83,7 +98,7 @@ def render(rows: list[tuple[str, Path | None]], curves: bool, link_base: Path) -
         curve = (f" [curve]({Path(os.path.relpath(png.resolve(), link_base)).as_posix()}) |" if png
                  else " – |" if curves else "")
         lines.append(text + curve)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + SAME_METRIC_HEAD + "".join(line + "\n" for line in same_way)
 
 
 # How a row's figures are measured: trials that agree on these (and on the maths) are seeds of one row.
@@ -138,6 +153,38 @@ def env_results(sweep_dirs: list[Path], env_id: str,
             used = [d.name for d in sweep_dirs if d in pool["from"].values()]
             best, best_rank = (used, pool["results"], total, len(pool["seeds"]), episodes), rank
     return best, skipped
+
+
+def not_judged(total: int, budget: int, finals: list[float], n_seeds: int) -> str | None:
+    """Why a row is not judged yet ("– (...)"), or None when it is: it ran the env's budget and every seed
+    fixed in advance has finished."""
+    if total < budget:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
+        return f"– (a {total:,}-step run, short of the budget)"
+    if not finals:
+        return "–"
+    if len(finals) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
+        return f"– ({len(finals)} of {n_seeds} seeds done)"
+    return None
+
+
+def same_way(results: dict[int, dict[str, Any]], kind: str, within: int = PUBLISHED_STEPS) -> tuple[float, str] | None:
+    """Our figure measured as a published one of `kind` was, within `within` steps, over the finished seeds,
+    and how it was read; None where they have nothing to read."""
+    done = [r for r in results.values() if r["done"]]
+    seeds = f"{len(done)} seed{'s' * (len(done) > 1)}"
+    if kind == "best point":  # the mean curve needs every seed's evaluation at each step
+        by_step = [{int(s): v for s, v in zip(r["eval_steps"], r["evals"]) if s <= within} for r in done]
+        steps = sorted(set.intersection(*(set(d) for d in by_step))) if by_step else []
+        if not steps:
+            return None
+        curve = np.mean([[d[s] for s in steps] for d in by_step], axis=0)
+        top = int(np.argmax(curve))
+        return float(curve[top]), f"best point of the mean curve of {seeds}, at {steps[top]:,}"
+    lasts = [r["train_returns"][r["train_steps"] <= within][-TRAINING_EPISODES:] for r in done]
+    if not lasts or any(len(x) == 0 for x in lasts):
+        return None
+    mean = float(np.mean([x.mean() for x in lasts]))
+    return mean, f"last {TRAINING_EPISODES} training episodes to {within:,}, {seeds}"
 
 
 def wrote_table(path: Path) -> bool:
@@ -204,13 +251,15 @@ def checked_inputs(args: argparse.Namespace) -> tuple[list[Path], list[dict[str,
     try:
         with open(args.published, newline="") as f:
             published = list(csv.DictReader(f))
-        for r in published:  # every row has what the table prints, and a number to judge by
+        for line, r in enumerate(published, start=2):  # every row has what the tables print, and a number to judge by
             float(r["return"]), r["env"], r["source"], r["env_version"], r["metric"]
+            if r["kind"] not in KINDS:
+                raise ValueError(f"line {line}: kind {r['kind']!r} is not one of {', '.join(map(repr, KINDS))}")
     except OSError as e:
         raise DDPGError(f"--published {args.published}: {e.strerror or e}") from None
     except (csv.Error, KeyError, TypeError, ValueError) as e:
-        raise DDPGError(f"--published {args.published}: not a table of env, source, env_version, metric and return "
-                        f"({type(e).__name__}: {first_line(e)})") from None
+        raise DDPGError(f"--published {args.published}: not a table of env, source, env_version, metric, kind and "
+                        f"return ({type(e).__name__}: {first_line(e)})") from None
     if args.curves:  # last: a refused run leaves no new folder
         try:
             args.curves.mkdir(parents=True, exist_ok=True)
@@ -233,6 +282,7 @@ def main() -> int:
                    help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
     args = p.parse_args()
     rows: list[tuple[str, Path | None]] = []  # each row without its curve cell, and its PNG if drawn
+    same_way_rows: list[str] = []  # each published figure beside ours measured its way
     try:
         sweep_dirs, published, readme_text = checked_inputs(args)
         for env_id in ENVS:
@@ -247,18 +297,23 @@ def main() -> int:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
                         f"other settings skipped)" if skipped else "not run yet")
                 rows.append((f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |", None))
+                same_way_rows += [f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} | "
+                                  f"{what} | – |" for r in refs]
                 continue
             names, results, total, n_seeds, episodes = found
             finals = sweep.finished_finals(results)
             steps = max(r["steps"] for r in results.values())
             best = max((r["best"] for r in results.values() if "best" in r), default=float("nan"))
             final = sweep.mean_std(finals) if finals else "not finished"
-            verdict = "–" if not finals or target is None else ("yes" if np.mean(finals) >= target else "no")
-            if total < default.total_steps:  # e.g. a smoke sweep: its figures are shown, but judged by nothing
-                verdict = f"– (a {total:,}-step run, short of the budget)"
-            elif finals and len(finals) < n_seeds:  # judged on all the seeds fixed in advance, not the first to end
-                verdict = f"– ({len(finals)} of {n_seeds} seeds done)"
-            elif finals and refs and total > PUBLISHED_STEPS:  # a longer budget than the published runs had
+            why_not = not_judged(total, default.total_steps, finals, n_seeds)
+            for r in refs:
+                ours = same_way(results, r["kind"])
+                verdict = why_not or ("–" if ours is None else "yes" if ours[0] >= float(r["return"]) else "no")
+                shown = "–" if ours is None else f"{ours[0]:.{1 if abs(ours[0]) >= 10 else 2}f} ({ours[1]})"
+                same_way_rows.append(f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} | "
+                                     f"{shown} | {verdict} |")
+            verdict = why_not or ("–" if target is None else "yes" if np.mean(finals) >= target else "no")
+            if why_not is None and refs and total > PUBLISHED_STEPS:  # a longer budget than the published runs had
                 at = [r["evals"][list(r["eval_steps"]).index(PUBLISHED_STEPS)] for r in results.values()
                       if PUBLISHED_STEPS in r["eval_steps"]]
                 verdict += (f" at {total:,}; at {PUBLISHED_STEPS:,} (the published budget) {np.mean(at):.1f}: "
@@ -277,10 +332,10 @@ def main() -> int:
     for env_id, why in UNSUPPORTED.items():
         rows.append((f"| {env_id} | unsupported: {why} | – | – | – | – | – | – |", None))
     curves = args.curves is not None
-    print(render(rows, curves, Path.cwd()), end="")
-    for flag, path, text in (("--out", args.out, lambda base: render(rows, curves, base)),
+    print(render(rows, same_way_rows, curves, Path.cwd()), end="")
+    for flag, path, text in (("--out", args.out, lambda base: render(rows, same_way_rows, curves, base)),
                              ("--readme", args.readme,
-                              lambda base: replace_block(readme_text, render(rows, curves, base)))):
+                              lambda base: replace_block(readme_text, render(rows, same_way_rows, curves, base)))):
         if path is None:
             continue
         try:  # links are relative to where the table is written

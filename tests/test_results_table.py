@@ -47,7 +47,8 @@ def table(*sweeps):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), *map(str, sweeps)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    return {line.split(" | ")[0].lstrip("| "): line for line in r.stdout.splitlines()}
+    first = r.stdout.split(results_table.SAME_METRIC_HEAD)[0]  # the table of rows by env
+    return {line.split(" | ")[0].lstrip("| "): line for line in first.splitlines()}
 
 
 def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
@@ -207,6 +208,44 @@ def test_a_budget_longer_than_the_published_runs_is_also_judged_at_1m(tmp_path):
                         "evaluation there | sparse |"), row
 
 
+def test_each_published_figure_is_beside_ours_measured_its_way(tmp_path):
+    hc = tmp_path / "hc"  # HalfCheetah: a 1.5M budget; Tianshou and the TD3 paper publish best points, CleanRL
+    fake_sweep(hc, ["HalfCheetah-v5"], [0, 1, 2], 1_500_000, {0: 0.0, 1: 0.0, 2: 0.0})  # training returns
+    evals = {0: [(500_000, 9000.0), (1_000_000, 11000.0), (1_500_000, 20000.0)],  # 1.5M is past the published 1M
+             1: [(500_000, 14000.0), (1_000_000, 11000.0), (1_500_000, 20000.0)],
+             2: [(500_000, 8000.0), (750_000, 30000.0), (1_000_000, 11800.0), (1_500_000, 20000.0)]}
+    for seed, points in evals.items():
+        rows = [f"{step},eval/return,{v}" for step, v in points]
+        # 12 training episodes up to 1M: the last 10 are 300..1200, + 100 * seed (mean 850 over seeds); one after
+        rows += [f"{80_000 * k},charts/episodic_return,{100.0 * k + 100 * seed}" for k in range(1, 13)]
+        rows += [f"1200000,charts/episodic_return,99999", "1500000,charts/sps,100"]
+        (hc / "HalfCheetah-v5" / f"seed{seed}" / "metrics.csv").write_text("step,tag,value\n" + "\n".join(rows) + "\n")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(hc)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    second = r.stdout.split(results_table.SAME_METRIC_HEAD)[1]
+    rows = [line for line in second.splitlines() if line.startswith("| HalfCheetah-v5 |")]
+    # the mean curve at the steps every seed evaluated (750k is seed 2's alone): 10333.3 at 500k, 11266.7 at 1M;
+    # its best point is 11266.7, not a seed's best (30000) nor a point past 1M (20000)
+    assert rows == [
+        "| HalfCheetah-v5 | Tianshou DDPG, v3 | best point | 11719 | 11266.7 (best point of the mean curve of 3 seeds, "
+        "at 1,000,000) | no |",
+        "| HalfCheetah-v5 | CleanRL ddpg_continuous_action.py, v4 | during training | 10374 | 850.0 (last 10 training "
+        "episodes to 1,000,000, 3 seeds) | no |",
+        "| HalfCheetah-v5 | TD3 paper Table 1 (tuned DDPG), v1 | best point | 8577 | 11266.7 (best point of the mean "
+        "curve of 3 seeds, at 1,000,000) | yes |"], rows
+    # Judged as the row is: with a seed unfinished, the figures are shown and wait for it.
+    (hc / "HalfCheetah-v5" / "seed2" / "metrics.csv").write_text("step,tag,value\n1000,charts/sps,100\n"
+                                                                  "1000,eval/return,5\n")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(hc)],
+                       capture_output=True, text=True, timeout=120)
+    row = [line for line in r.stdout.split(results_table.SAME_METRIC_HEAD)[1].splitlines()
+           if line.startswith("| HalfCheetah-v5 | Tianshou")]
+    assert row == ["| HalfCheetah-v5 | Tianshou DDPG, v3 | best point | 11719 | 11500.0 (best point of the mean curve "
+                   "of 2 seeds, at 500,000) | – (2 of 3 seeds done) |"], row
+    assert "| Ant-v5 | Tianshou DDPG, v3 | best point | 990 | not run yet | – |" in r.stdout
+
+
 @pytest.mark.parametrize("script", ["benchmarks/results_table.py", "plot.py"])
 def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, script):
     fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
@@ -239,7 +278,7 @@ def test_curves_draw_each_rows_pooled_seeds_and_link_them_from_the_table(tmp_pat
     # every seed of the row, each whole; the mean over the two finished ones only
     assert drawn == [("Hopper-v5.png", [[1450.0, 1500.0], [2450.0, 2500.0], [-50.0]],
                       ["seed 0", "seed 1", "seed 2 (unfinished)"], [0, 1])]
-    lines = out.read_text().splitlines()
+    lines = out.read_text().split(results_table.SAME_METRIC_HEAD)[0].splitlines()
     assert lines[0].endswith("| sweeps | curve |") and lines[1] == "|---" * 9 + "|"
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines}
     assert rows["Hopper-v5"].endswith("| s0, s12 | [curve](curves/Hopper-v5.png) |"), rows["Hopper-v5"]
@@ -273,7 +312,9 @@ def test_readme_gets_the_same_table_between_its_markers_with_links_from_its_fold
         head, block, tail = readme.read_text().split("<!-- results_table.py: ")
         assert head == "# intro\n\n" and tail == "end -->\n\nnotes\n"
         table_lines = block.splitlines()[1:]
-        assert len(table_lines) == len(results_table.ENVS) + len(results_table.UNSUPPORTED) + 2
+        published = (ROOT / "results" / "published_ddpg.csv").read_text().count("\n") - 1
+        # the table's head and rows; the caption between blank lines; the second table's head and rows
+        assert len(table_lines) == 2 + len(results_table.ENVS) + len(results_table.UNSUPPORTED) + 3 + 2 + published
         # the same rows as benchmark.md; only the curve link moves to the README's folder
         assert "\n".join(table_lines) + "\n" == out.read_text().replace("](curves/", "](results/curves/")
         assert "[curve](results/curves/Hopper-v5.png)" in block
@@ -357,13 +398,16 @@ def test_the_committed_readme_shows_the_committed_benchmark_table():
     block = block.split(results_table.README_MARKERS[1])[0]
     committed = (ROOT / "results" / "benchmark.md").read_text()
     assert block == committed.replace("](curves/", "](results/curves/")
-    assert block.count("\n| ") == len(results_table.ENVS) + len(results_table.UNSUPPORTED)
+    first, second = block.split("\n\n" + results_table.SAME_METRIC_HEAD)
+    assert first.count("\n| ") == len(results_table.ENVS) + len(results_table.UNSUPPORTED)
+    assert second.count("\n") == (ROOT / "results" / "published_ddpg.csv").read_text().count("\n") - 1
 
 
 @pytest.mark.parametrize("breakage, needle", [
     ("csv", "metrics.csv, line"),                       # a trial's CSV with a value that is not a number
     ("published-missing", "--published"),               # no file of published figures there
-    ("published-columns", "not a table of env, source, env_version, metric and return"),
+    ("published-columns", "not a table of env, source, env_version, metric, kind and return"),
+    ("published-kind", "line 2: kind 'final' is not one of 'best point', 'during training'"),
 ])
 def test_damaged_inputs_are_one_line_and_exit_2(tmp_path, breakage, needle):
     fake_sweep(tmp_path / "s", ["Pendulum-v1"], [0], 100_000, {0: -150.0})
@@ -374,7 +418,9 @@ def test_damaged_inputs_are_one_line_and_exit_2(tmp_path, breakage, needle):
     elif breakage == "published-missing":
         args += ["--published", str(tmp_path / "none.csv")]
     else:
-        (tmp_path / "pub.csv").write_text("env,figure\nPendulum-v1,-150\n")
+        (tmp_path / "pub.csv").write_text("env,figure\nPendulum-v1,-150\n" if breakage == "published-columns" else
+                                          "env,return,std,source,env_version,metric,kind\n"
+                                          "Pendulum-v1,-150,,a paper,v1,its last point,final\n")
         args += ["--published", str(tmp_path / "pub.csv")]
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), *args],
                        capture_output=True, text=True, timeout=120)
