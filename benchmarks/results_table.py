@@ -140,8 +140,10 @@ def env_results(sweep_dirs: list[Path], env_id: str,
                 continue
             if s in pool["results"]:
                 if r["steps"] <= pool["results"][s]["steps"]:
+                    why = "the first given of two that ran as far" if r["steps"] == pool["results"][s]["steps"] \
+                        else "which has run furthest"
                     print(f"{env_id}: seed {s} is in {pool['from'][s]} and {d}; the row uses {pool['from'][s]}, "
-                          f"which has run furthest", file=sys.stderr)
+                          f"{why}", file=sys.stderr)
                     continue
                 print(f"{env_id}: seed {s} is in {pool['from'][s]} and {d}; the row uses {d}, which has run "
                       f"furthest", file=sys.stderr)

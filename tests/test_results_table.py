@@ -107,6 +107,18 @@ def test_later_sweeps_of_the_same_settings_pool_their_seeds_into_one_row(tmp_pat
     assert row.endswith("| – (2 of 3 seeds done) | s0, s12 |"), row
 
 
+def test_a_seed_run_again_as_far_counts_once_from_the_first_sweep_given(tmp_path):
+    # e.g. a seed run again to ship its weights: the row keeps the run given first, whatever the rerun scored
+    fake_sweep(tmp_path / "first", ["Pendulum-v1"], [0], 100_000, {0: -150.0}, flags={"eval_episodes": 10})
+    fake_sweep(tmp_path / "rerun", ["Pendulum-v1"], [0], 100_000, {0: -120.0}, flags={"eval_episodes": 10})
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(tmp_path / "first"),
+                        str(tmp_path / "rerun")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "| Pendulum-v1 | 100,000 (100,000) | 1 of 1 | -150.0 (1 seed) | -150.0 |" in r.stdout, r.stdout
+    assert (f"Pendulum-v1: seed 0 is in {tmp_path / 'first'} and {tmp_path / 'rerun'}; the row uses "
+            f"{tmp_path / 'first'}, the first given of two that ran as far") in r.stderr, r.stderr
+
+
 def test_summary_averages_finished_seeds_only(tmp_path):
     d = tmp_path / "partly"
     fake_sweep(d, ["Pendulum-v1"], [0, 1, 2], 100_000, {0: -150.0, 1: -170.0}, running=(2, -1200.0))

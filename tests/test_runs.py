@@ -69,11 +69,12 @@ def test_main_shows_shipped_then_each_new_run_and_shipped_weights_survive(clone)
 # Each shipped actor's first main.py episode (reset seed 0) must clear this: far above the same runs at their
 # first evaluation (10k steps: HalfCheetah -1.1, Reacher -37.1, LunarLander -341.7, InvertedPendulum 128.0,
 # HumanoidStandup 29,734.5, Swimmer seed 1 -1.6, InvertedDoublePendulum seed 2 62.3, Pusher seed 1 -69.1,
-# BipedalWalker seed 1 -91.8; Rocket's zero action 61.9), below what the actor scored here (README, "Shipped
-# weights"). A new shipped actor needs a line here.
+# BipedalWalker seed 1 -91.8, Pendulum -1,413.4, MountainCar -0.02; Rocket's zero action 61.9), below what
+# the actor scored here (README, "Shipped weights"). A new shipped actor needs a line here.
 SHIPPED_FLOOR = {"HalfCheetah-v5": 5000.0, "Rocket-v0": 800.0, "Reacher-v5": -10.0, "LunarLanderContinuous-v3": 100.0,
                  "InvertedPendulum-v5": 900.0, "HumanoidStandup-v5": 60000.0, "Swimmer-v5": 80.0,
-                 "InvertedDoublePendulum-v5": 5000.0, "Pusher-v5": -55.0, "BipedalWalker-v3": 0.0}
+                 "InvertedDoublePendulum-v5": 5000.0, "Pusher-v5": -55.0, "BipedalWalker-v3": 0.0,
+                 "Pendulum-v1": -300.0, "MountainCarContinuous-v0": 80.0}
 # BipedalWalker's walker falls in 25 of its 100 README episodes (about -100 each; the others score about 300),
 # and one episode on another CPU may fall where it walked here: its floor is for the mean of 10 (67.4 to
 # 260.3 over the ten blocks of 10 here; below 0 only with 8 falls in 10).
