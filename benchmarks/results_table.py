@@ -29,7 +29,8 @@ metric. A second table puts each published figure beside ours measured its way (
 published_ddpg.csv), within the published 1M steps, over the seeds that finished: "best point" is the
 highest point of the mean over seeds of the evaluation curve (Tianshou's and the TD3 paper's metric);
 "during training" is the mean over seeds of each seed's last TRAINING_EPISODES training episodes, noise on,
-that ended by then (our reading of CleanRL's). It is judged when the row is.
+that ended by then (our reading of CleanRL's). It is judged when the row is, and a gap smaller than the
+published figure's rounding is "level".
 """
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here ta
 # Where no DDPG figure is published: what shows the task is learned.
 PUBLISHED_STEPS = 1_000_000  # every published figure in published_ddpg.csv is at, or the best within, 1M steps
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
+# Sweeps that ran a seed again only for weights to ship (the first run's went with its machine): a rerun on
+# another CPU is another run, and a row must not swap a seed for it, so they are not rows.
+WEIGHTS_ONLY = {"ship-classic-seed0"}
 KINDS = ("best point", "during training")  # how a published figure was measured: the `kind` column
 TRAINING_EPISODES = 10  # a seed's last training episodes that stand for its return "during training"
 
@@ -114,13 +118,17 @@ def env_results(sweep_dirs: list[Path], env_id: str,
     Sweeps that train env_id with its defaults and measure it the same way (MEASURED_BY) pool their
     seeds, so seeds run in a later sweep join the row of the earlier ones. Of such pools the row is one
     that runs the env's budget, then the one that has run furthest. A seed in two sweeps of a pool counts
-    once: the trial that has run furthest (the first given on a tie), whatever it scored."""
+    once: the trial that has run furthest (the first given on a tie), whatever it scored. Sweeps in
+    WEIGHTS_ONLY are not rows."""
     budget = default.total_steps
     pools: dict[tuple, dict] = {}
     skipped = 0
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
+            continue
+        if d.name in WEIGHTS_ONLY:
+            print(f"{env_id}: skipping {d}: a seed run again for its weights, not a row", file=sys.stderr)
             continue
         ours = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0]))
         changed = [f.name for f in dataclasses.fields(Config)
@@ -187,6 +195,15 @@ def same_way(results: dict[int, dict[str, Any]], kind: str, within: int = PUBLIS
         return None
     mean = float(np.mean([x.mean() for x in lasts]))
     return mean, f"last {TRAINING_EPISODES} training episodes to {within:,}, {seeds}"
+
+
+def against(ours: float, published: str) -> str:
+    """yes or no: ours at or above a published figure; "level" where the gap is under half a unit of the
+    published figure's last digit, since it was rounded there and which side it lay on is unknown."""
+    digits = len(published.split(".")[1]) if "." in published else 0
+    if abs(ours - float(published)) < 0.5 * 10 ** -digits:
+        return "level (within its rounding)"
+    return "yes" if ours >= float(published) else "no"
 
 
 def wrote_table(path: Path) -> bool:
@@ -284,7 +301,7 @@ def main() -> int:
                    help=f"also put the table between FILE's lines {README_MARKERS[0]} and {README_MARKERS[1]}")
     args = p.parse_args()
     rows: list[tuple[str, Path | None]] = []  # each row without its curve cell, and its PNG if drawn
-    same_way_rows: list[str] = []  # each published figure beside ours measured its way
+    same_way_rows: list[str] = []  # the second table's rows, filled beside the first's
     try:
         sweep_dirs, published, readme_text = checked_inputs(args)
         for env_id in ENVS:
@@ -310,8 +327,8 @@ def main() -> int:
             why_not = not_judged(total, default.total_steps, finals, n_seeds)
             for r in refs:
                 ours = same_way(results, r["kind"])
-                verdict = why_not or ("–" if ours is None else "yes" if ours[0] >= float(r["return"]) else "no")
-                shown = "–" if ours is None else f"{ours[0]:.{1 if abs(ours[0]) >= 10 else 2}f} ({ours[1]})"
+                verdict = why_not or ("–" if ours is None else against(ours[0], r["return"]))
+                shown = "–" if ours is None else f"{ours[0]:.{1 if abs(ours[0]) >= 10 else 3}f} ({ours[1]})"
                 same_way_rows.append(f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} | "
                                      f"{shown} | {verdict} |")
             verdict = why_not or ("–" if target is None else "yes" if np.mean(finals) >= target else "no")
