@@ -197,6 +197,11 @@ def same_way(results: dict[int, dict[str, Any]], kind: str, within: int = PUBLIS
     return mean, f"last {TRAINING_EPISODES} training episodes to {within:,}, {seeds}"
 
 
+def published_cells(env_id: str, r: dict[str, str]) -> str:
+    """A second-table row's first cells: the env and the published figure, as published_ddpg.csv has it."""
+    return f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} |"
+
+
 def against(ours: float, published: str) -> str:
     """yes or no: ours at or above a published figure; "level" where the gap is under half a unit of the
     published figure's last digit, since it was rounded there and which side it lay on is unknown."""
@@ -316,8 +321,7 @@ def main() -> int:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
                         f"other settings skipped)" if skipped else "not run yet")
                 rows.append((f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |", None))
-                same_way_rows += [f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} | "
-                                  f"{what} | – |" for r in refs]
+                same_way_rows += [f"{published_cells(env_id, r)} {what} | – |" for r in refs]
                 continue
             names, results, total, n_seeds, episodes = found
             finals = sweep.finished_finals(results)
@@ -329,8 +333,7 @@ def main() -> int:
                 ours = same_way(results, r["kind"])
                 verdict = why_not or ("–" if ours is None else against(ours[0], r["return"]))
                 shown = "–" if ours is None else f"{ours[0]:.{1 if abs(ours[0]) >= 10 else 3}f} ({ours[1]})"
-                same_way_rows.append(f"| {env_id} | {r['source']}, {r['env_version']} | {r['kind']} | {r['return']} | "
-                                     f"{shown} | {verdict} |")
+                same_way_rows.append(f"{published_cells(env_id, r)} {shown} | {verdict} |")
             verdict = why_not or ("–" if target is None else "yes" if np.mean(finals) >= target else "no")
             if why_not is None and refs and total > PUBLISHED_STEPS:  # a longer budget than the published runs had
                 at = [r["evals"][list(r["eval_steps"]).index(PUBLISHED_STEPS)] for r in results.values()
