@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seeds", nargs="+", type=int, metavar="K", help="seeds; each env runs every seed")
     g.add_argument("--name", default=None, help="sweep name [default: the start time, YYYYmmdd-HHMMSS]")
     g.add_argument("--sweep-dir", default=None, help="where everything goes [default: sweeps/<name>]")
+    g.add_argument("--weights-only", action="store_true", default=None,
+                   help="these seeds run again only for their weights (actor.pt) to ship, never as results: "
+                        "sweep.json records it and benchmarks/results_table.py makes no row of it")
     r = p.add_argument_group("resources")
     r.add_argument("--address", default=None,
                    help="join the Ray cluster at HOST:PORT, or 'auto' for the one this machine belongs to "
@@ -193,7 +196,7 @@ def new_spec(args: argparse.Namespace) -> dict[str, Any]:
     flags = explicit_args(args)
     spec = {"name": name, "sweep_dir": str(sweep_dir), "envs": args.envs, "seeds": args.seeds, "flags": flags,
             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-            "max_failures": args.max_failures}
+            "max_failures": args.max_failures, **({"weights_only": True} if args.weights_only else {})}
     configs = {}
     for env_id in args.envs:
         make_env(env_id).close()  # unknown ids and unsupported spaces fail here, one line each
@@ -240,7 +243,8 @@ def load_spec(sweep_dir: Path) -> dict[str, Any]:
             (is_int(spec["cpus_per_trial"], 1), "its cpus_per_trial is not an integer >= 1"),
             (isinstance(spec["gpus_per_trial"], (int, float)) and not isinstance(spec["gpus_per_trial"], bool)
              and spec["gpus_per_trial"] >= 0, "its gpus_per_trial is not a number >= 0"),
-            (is_int(spec["max_failures"], 0), "its max_failures is not an integer >= 0")]:
+            (is_int(spec["max_failures"], 0), "its max_failures is not an integer >= 0"),
+            (isinstance(spec.get("weights_only", False), bool), "its weights_only is not true or false")]:
         if not ok:
             raise DDPGError(f"{path} is not a sweep description ({what})")
     configs = spec.get("configs", {})
@@ -427,6 +431,7 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml"
              f"{' as sweep.json records it' if 'configs' in spec else ''}. "
+             f"{'A run of seeds again only for their weights (--weights-only): not results. ' if spec.get('weights_only') else ''}"
              f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
              f"seeds; while none has finished, the latest evaluations stand in, marked (running), or (stopped) "
              f"when no sweep.py is running this folder. Best = the "

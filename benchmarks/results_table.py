@@ -59,9 +59,6 @@ UNSUPPORTED = {"CarRacing-v3": "image observations (96×96×3); the MLPs here ta
 # Where no DDPG figure is published: what shows the task is learned.
 PUBLISHED_STEPS = 1_000_000  # every published figure in published_ddpg.csv is at, or the best within, 1M steps
 LEARNED = {"LunarLanderContinuous-v3": 200, "BipedalWalker-v3": 300, "MountainCarContinuous-v0": 90}
-# Sweeps that ran a seed again only for weights to ship (the first run's went with its machine): a rerun on
-# another CPU is another run, and a row must not swap a seed for it, so they are not rows.
-WEIGHTS_ONLY = {"ship-classic-seed0"}
 KINDS = ("best point", "during training")  # how a published figure was measured: the `kind` column
 TRAINING_EPISODES = 10  # a seed's last training episodes that stand for its return "during training"
 
@@ -118,8 +115,9 @@ def env_results(sweep_dirs: list[Path], env_id: str,
     Sweeps that train env_id with its defaults and measure it the same way (MEASURED_BY) pool their
     seeds, so seeds run in a later sweep join the row of the earlier ones. Of such pools the row is one
     that runs the env's budget, then the one that has run furthest. A seed in two sweeps of a pool counts
-    once: the trial that has run furthest (the first given on a tie), whatever it scored. Sweeps in
-    WEIGHTS_ONLY are not rows."""
+    once: the trial that has run furthest (the first given on a tie), whatever it scored. A sweep started
+    with --weights-only ran seeds again only for weights to ship (the first run's went with its machine):
+    a rerun on another CPU is another run, and a row must not swap a seed for it, so it is no row."""
     budget = default.total_steps
     pools: dict[tuple, dict] = {}
     skipped = 0
@@ -127,7 +125,7 @@ def env_results(sweep_dirs: list[Path], env_id: str,
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
             continue
-        if d.name in WEIGHTS_ONLY:
+        if spec.get("weights_only"):
             print(f"{env_id}: skipping {d}: a seed run again for its weights, not a row", file=sys.stderr)
             continue
         ours = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0]))

@@ -19,14 +19,14 @@ import results_table  # noqa: E402
 IP = "InvertedPendulum-v5"
 
 
-def fake_sweep(path, envs, seeds, total_steps, finals, running=None, flags=None, configs=None):
+def fake_sweep(path, envs, seeds, total_steps, finals, running=None, flags=None, configs=None, weights_only=False):
     """A sweep folder as sweep.py leaves it: sweep.json and one metrics.csv per trial (finals[seed]),
     and optionally one trial (seed, last eval) that stopped halfway. `configs`: the settings it recorded
     per env (without, it is a sweep.json from before sweeps recorded them)."""
     path.mkdir()
     spec = {"name": path.name, "sweep_dir": str(path), "envs": envs, "seeds": seeds,
             "flags": {"total_steps": total_steps, **(flags or {})}, "cpus_per_trial": 1, "gpus_per_trial": 0.0,
-            "max_failures": 3}
+            "max_failures": 3, **({"weights_only": True} if weights_only else {})}
     (path / "sweep.json").write_text(json.dumps({**spec, **({"configs": configs} if configs else {})}))
     for env_id in envs:
         for seed, final in finals.items():
@@ -112,8 +112,8 @@ def test_a_seed_run_as_far_twice_counts_once_and_a_rerun_for_weights_is_no_row(t
     fake_sweep(tmp_path / "z-first", ["Pendulum-v1"], [0], 100_000, {0: -150.0}, flags={"eval_episodes": 10})
     fake_sweep(tmp_path / "a-second", ["Pendulum-v1"], [0], 100_000, {0: -120.0}, flags={"eval_episodes": 10})
     # A seed run again only for its weights is never the row's, even given first.
-    weights_only = tmp_path / sorted(results_table.WEIGHTS_ONLY)[0]
-    fake_sweep(weights_only, ["Pendulum-v1"], [0], 100_000, {0: -100.0}, flags={"eval_episodes": 10})
+    weights_only = tmp_path / "0-ship"
+    fake_sweep(weights_only, ["Pendulum-v1"], [0], 100_000, {0: -100.0}, flags={"eval_episodes": 10}, weights_only=True)
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(weights_only),
                         str(tmp_path / "z-first"), str(tmp_path / "a-second")], capture_output=True, text=True,
                        timeout=120)

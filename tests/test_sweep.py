@@ -409,3 +409,25 @@ def test_a_sweep_being_run_is_refused_to_a_second_driver(tmp_path, capsys, monke
         assert err == [f"error: {d} is in use: another process is running it now; wait for that one to end, "
                        f"or stop it"], err
     assert [p.name for p in d.iterdir()] == [sweep.SPEC_FILE]
+
+
+def test_weights_only_is_recorded_fixed_on_resume_and_said_in_the_summary(tmp_path, capsys):
+    d = tmp_path / "ship"
+    args = sweep.build_parser().parse_args(["--envs", "Pendulum-v1", "--seeds", "0", "--weights-only",
+                                            "--sweep-dir", str(d)])
+    spec = sweep.new_spec(args)
+    assert spec["weights_only"] is True and "weights_only" not in spec["flags"]  # not a train.py flag
+    plain = sweep.new_spec(sweep.build_parser().parse_args(["--envs", "Pendulum-v1", "--seeds", "0",
+                                                            "--sweep-dir", str(tmp_path / "plain")]))
+    assert "weights_only" not in plain  # a results sweep's sweep.json is as before the flag
+    d.mkdir()
+    (d / sweep.SPEC_FILE).write_text(json.dumps(spec))
+    fake_trial(d / "Pendulum-v1" / "seed0", 100_000, [(100_000, -150.0)])
+    assert "only for their weights (--weights-only): not results" in sweep.summarize(d)
+    # the sweep's purpose is fixed when it starts, like its grid
+    assert sweep.main(["--resume", str(d), "--weights-only"]) == 2
+    assert "drop --weights-only" in capsys.readouterr().err
+    # a hand-edited value is refused in one line, not read as true
+    (d / sweep.SPEC_FILE).write_text(json.dumps({**spec, "weights_only": "no"}))
+    assert sweep.main(["--summary", str(d)]) == 2
+    assert "its weights_only is not true or false" in capsys.readouterr().err
