@@ -9,7 +9,8 @@ them holds one nothing is written (a table of "not run yet" rows would replace t
 
 For each env, the row comes from the sweeps that train it with the env's defaults (a sweep that
 changes a hyperparameter, the preset or `--matmul-precision` is an experiment, and so is one that
-ran an earlier entry of the env, as its sweep.json records; both are skipped with a note). Sweeps
+ran an earlier entry of the env, as its sweep.json records; both are skipped with a note, as is a
+sweep started with --weights-only). Sweeps
 that also measure it the same way (step count, evaluation interval and episodes) pool their seeds
 into one row, so seeds 1 and 2 run in a later sweep join seed 0's; the last column names them.
 Of such pools, one that runs the env's full budget is preferred, then the one that has run
