@@ -37,6 +37,7 @@ from ddpg.runtime import check_matmul_precision
 
 ROOT = Path(__file__).resolve().parent
 SPEC_FILE = "sweep.json"    # what was asked for; --resume reads it back
+WEIGHTS_ONLY_NOTE = "A run of seeds again only for their weights (--weights-only): not results. "
 SUMMARY_FILE = "summary.md"
 TUNE_DIR = "tune"           # Ray Tune's experiment folder inside the sweep folder
 PER_TRIAL = ("env", "seed", *fields_with("place"))  # set by the sweep, not by flags
@@ -431,7 +432,7 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
     lines = [f"# Sweep `{spec['name']}`", "",
              f"Flags: `{flags or '(none)'}`, on top of each env's entry in ddpg/env_settings.toml"
              f"{' as sweep.json records it' if 'configs' in spec else ''}. "
-             f"{'A run of seeds again only for their weights (--weights-only): not results. ' if spec.get('weights_only') else ''}"
+             f"{WEIGHTS_ONLY_NOTE if spec.get('weights_only') else ''}"
              f"Final = the last deterministic evaluation of a finished trial, averaged over the finished "
              f"seeds; while none has finished, the latest evaluations stand in, marked (running), or (stopped) "
              f"when no sweep.py is running this folder. Best = the "
