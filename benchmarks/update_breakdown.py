@@ -40,6 +40,7 @@ from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
 from ddpg.errors import ArgumentParser  # noqa: E402
+from ddpg.manual_update import as_bits, relu_  # noqa: E402
 from ddpg.runtime import flush_denormals, keep_freed_memory  # noqa: E402
 from ddpg.update_paths import make_update  # noqa: E402
 
@@ -168,7 +169,7 @@ def bf16_by_shape(batch: int = 256, hidden: int = 256, rounds: int = 5) -> dict[
                 "hidden layer, (B,H)x(H,H)": lambda: torch.addmm(b, h, w1.t(), out=out),
                 "hidden dL/dW, (H,B)x(B,H)": lambda: torch.mm(h.t(), h, out=w_grad),
                 f"first dL/dW, (H,B)x(B,{OBS + ACT})": lambda: torch.mm(h.t(), x, out=w0_grad),
-                "ReLU on (B,H)": lambda: out.relu_()}
+                "ReLU on (B,H) as the update runs it (bf16: on its int16 bits)": lambda: relu_(as_bits(out))}
     fp32, bf16 = ops(torch.float32), ops(torch.bfloat16)
     return {name: statistics.median(per_call_us(fp32[name], 300) / per_call_us(bf16[name], 300)
                                     for _ in range(rounds)) for name in fp32}
@@ -179,7 +180,7 @@ OP_KINDS = {"aten::mm": "matrix products", "aten::addmm": "matrix products",
             "aten::copy_": "copies and casts", "aten::_to_copy": "copies and casts",
             "aten::_foreach_copy_": "copies and casts",
             "aten::relu_": "ReLU and its backward", "aten::clamp_min_": "ReLU and its backward",
-            "aten::threshold_backward": "ReLU and its backward",
+            "aten::threshold_": "ReLU and its backward", "aten::threshold_backward": "ReLU and its backward",
             "aten::_fused_adam_": "fused Adam", "aten::_foreach_lerp_": "soft updates", "aten::lerp_": "soft updates",
             "aten::randint": "drawing the minibatch", "aten::index_select": "drawing the minibatch",
             **dict.fromkeys(("aten::as_strided", "aten::expand", "aten::slice", "aten::t", "aten::transpose",

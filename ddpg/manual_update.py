@@ -13,7 +13,8 @@ With --matmul-precision bf16 the hidden layers' x, W, b and δ are bf16, as auto
 `DDPGAgent.update`: each product accumulates in fp32 and rounds its result to bf16. The output
 layers stay fp32 (as in `networks._output_layer`), so Q, y and the TD error are fp32. The bf16
 W and b are copies of the fp32 parameters, refreshed after each change; the gradients ∂L/∂W and
-∂L/∂b come out in bf16 and are copied into the fp32 `.grad` that Adam reads.
+∂L/∂b come out in bf16 and are copied into the fp32 `.grad` that Adam reads. The bf16 ReLU runs on
+the bits as int16 (`as_bits`), with the same results.
 """
 from __future__ import annotations
 
@@ -26,6 +27,29 @@ from ddpg.buffer import ReplayBuffer
 # autograd's own kernels for the two nonlinearities, written into `grad_input`
 _relu_backward = torch.ops.aten.threshold_backward.grad_input  # (g, h, 0): g ⊙ [h > 0]
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input       # (g, t):    g ⊙ (1 - t²)
+
+
+def as_bits(x: torch.Tensor) -> torch.Tensor:
+    """A bf16 tensor as the int16 view its ReLU runs on (`relu_`); any other tensor as itself.
+
+    torch's bf16 ReLU widens to fp32 and rounds back: on a 256x256 tensor it took 2.5-3x as long
+    as an int16 op on the same bits (Intel Xeon, 1 thread). bf16's sign bit is int16's, so as
+    int16 every negative bf16 from -0 to -inf is <= -128 (-inf is 0xFF80) and the negative NaNs
+    are -127 to -1: `torch.threshold_(bits, -128, 0)` is ReLU, giving +0 for -0 and keeping NaNs.
+    One difference: with subnormals flushed (train.py's `flush_denormals`), torch's ReLU also zeroes
+    a positive subnormal and this keeps it; every op that reads the activation (the products, the
+    fp32 output layer, torch's ReLU backward) then takes it as zero, so the results are the same.
+    The ReLU backward stays torch's kernel: its mask follows the flush setting, which int16 cannot.
+    """
+    return x.view(torch.int16) if x.dtype == torch.bfloat16 else x
+
+
+def relu_(bits: torch.Tensor) -> None:
+    """max(x, 0) in place, given `as_bits(x)`."""
+    if bits.dtype == torch.int16:
+        torch.threshold_(bits, -128, 0)
+    else:
+        bits.relu_()
 
 
 class _Weights:
@@ -95,6 +119,8 @@ class _MLPTape:
         # δ W lands in the previous layer's δ, or first in a buffer of this layer's dtype where they differ
         self.back = [None] + [prev if prev.dtype == d else buffer(prev.shape[1], d)
                               for prev, d in zip(self.deltas[:-1], dtypes[1:])]
+        # the ReLU runs on `as_bits` views of the hidden layers' outputs
+        self.output_bits = [as_bits(out) for out in self.outputs]
 
     def forward(self, weights: _Weights) -> torch.Tensor:
         """Run the layers given by `weights` (these or their targets') on `inputs[0]`; ReLU between layers."""
@@ -102,7 +128,7 @@ class _MLPTape:
         for i, (w_t, b) in enumerate(weights.t):
             out = torch.addmm(b, self.inputs[i], w_t, out=self.outputs[i])
             if i < last:
-                out.relu_()
+                relu_(self.output_bits[i])
                 if self.to_next[i] is not None:
                     self.to_next[i].copy_(out)
         return self.outputs[-1]
@@ -117,7 +143,10 @@ class _MLPTape:
                 torch.sum(delta, 0, out=b_grad)                  # ∂L/∂b = Σ δ
             if i > lowest:  # ∂L/∂x = δ W into the previous layer's δ, then through its ReLU
                 g = torch.mm(delta, self.w_prev[i], out=self.back[i])
-                _relu_backward(g, self.outputs[i - 1], 0, grad_input=self.deltas[i - 1])
+                d = self.deltas[i - 1]
+                if g is not d:  # rounded to the previous layer's dtype first, as autocast does
+                    d.copy_(g)
+                _relu_backward(d, self.outputs[i - 1], 0, grad_input=d)
         if weight_grads and self.grad_copies[0]:  # bf16 gradients into the fp32 `.grad` that Adam reads
             torch._foreach_copy_(*self.grad_copies)
 

@@ -142,6 +142,10 @@ def run_benchmark(script, *args, cwd):
     (["sweep_concurrency.py", "--rounds", "0"], "error: --rounds must be >= 1, got 0"),
     (["sweep_concurrency.py", "--env", "NoSuch-v0"], "error: unknown or unavailable env 'NoSuch-v0'"),
     (["same_results.py", "no-such-rev"], "error: 'no-such-rev' is not a commit of the repo at"),
+    (["ab_update.py", "--rev", "no-such-rev"],
+     "error: --rev no-such-rev: git has no ddpg/manual_update.py at that revision"),
+    (["ab_update.py", "--rev", "HEAD", "--per-round", "0"],
+     "error: --threads, --rounds and --per-round must be at least 1"),
 ])
 def test_benchmark_scripts_refuse_bad_input_in_one_line_and_touch_no_file(tmp_path, argv, error):
     (tmp_path / "X.json").write_text(COMMITTED_JSON)
@@ -172,6 +176,17 @@ def test_throughput_writes_its_json_only_when_every_run_succeeded(tmp_path, monk
                                                                                **done})
     assert throughput.main() == 0  # a file it wrote is replaced
     assert [r["path"] for r in json.loads(out.read_text())["results"]] == ["manual", "eager"]
+
+
+@pytest.mark.skipif(subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "ddpg/manual_update.py"], cwd=ROOT).returncode
+                    != 0, reason="ddpg/manual_update.py differs from HEAD's here")
+def test_ab_update_finds_head_bit_identical_to_itself_and_leaves_no_scratch_file(tmp_path):
+    r = run_benchmark("ab_update.py", "--rev", "HEAD", "--precision", "fp32", "--rounds", "2", "--per-round", "3",
+                      cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("round ") == 2 and r.stdout.rstrip().endswith(
+        "after 6 updates each, all four networks bit-identical: True"), r.stdout
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")] == []
 
 
 def test_throughput_and_checkpoint_cost_run_and_leave_no_scratch_folder(tmp_path):

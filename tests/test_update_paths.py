@@ -10,6 +10,7 @@ from ddpg.agent import DDPGAgent
 from ddpg.buffer import ReplayBuffer
 from ddpg.config import Config, config_from_dict, make_config
 from ddpg.errors import DDPGError
+from ddpg.manual_update import as_bits, relu_
 from ddpg.update_paths import CudaGraphUpdate, make_update
 
 
@@ -107,6 +108,30 @@ def test_hand_written_bf16_matches_autograd_bf16_in_each_of_200_updates(kw):
     # tanh backward left out, the output layers in bf16 (in either path).
     assert_same_training({"backward": "manual", **BF16}, {"backward": "autograd", **BF16}, 200,
                          "hand-written backward (bf16 matrix products)", lockstep=True, **kw)
+
+
+@pytest.mark.parametrize("flush", [False, True])
+def test_bf16_relu_on_int16_bits_gives_torchs_values_and_backward_on_every_bf16_value(flush):
+    # Bug tried: clamp_min_(0) on the bits (an earlier version) zeroes the 127 NaNs with the sign bit set.
+    # With subnormals flushed, torch's ReLU zeroes a positive subnormal and this keeps it, so what must
+    # agree is what torch's ReLU backward, which the hand-written update runs, makes of each.
+    was_flushing = (torch.tensor([1e-39]) * 1.0).item() == 0.0
+    torch.set_flush_denormal(flush)
+    try:
+        x = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
+        h, ref = x.clone(), x.relu()
+        relu_(as_bits(h))
+        assert torch.equal(h.isnan(), ref.isnan()) and int(h.isnan().sum()) == 254
+        real = ~ref.isnan()
+        assert torch.equal(h[real].float(), ref[real].float())  # -0 comes out +0, equal as a value
+        g = torch.randn(x.numel(), generator=torch.Generator().manual_seed(0)).bfloat16()
+        ours, theirs = torch.empty_like(g), torch.empty_like(g)
+        torch.ops.aten.threshold_backward.grad_input(g, h, 0, grad_input=ours)
+        torch.ops.aten.threshold_backward.grad_input(g, ref, 0, grad_input=theirs)
+        assert torch.equal(ours.view(torch.int16), theirs.view(torch.int16))
+        assert int((ours[real] != 0).sum()) == int((ref[real] > 0).sum()) > 30000  # δ passes where h > 0
+    finally:
+        torch.set_flush_denormal(was_flushing)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
