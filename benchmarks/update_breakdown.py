@@ -165,11 +165,12 @@ def bf16_by_shape(batch: int = 256, hidden: int = 256, rounds: int = 5) -> dict[
             return torch.randn(*shape).to(dtype)
         x, h, w0, w1, b = r(batch, OBS + ACT), r(batch, hidden), r(hidden, OBS + ACT), r(hidden, hidden), r(hidden)
         out, w_grad, w0_grad = r(batch, hidden), r(hidden, hidden), r(hidden, OBS + ACT)
+        out_bits = as_bits(out)  # made once, as the update makes its views
         return {f"first layer, (B,{OBS + ACT})x({OBS + ACT},H)": lambda: torch.addmm(b, x, w0.t(), out=out),
                 "hidden layer, (B,H)x(H,H)": lambda: torch.addmm(b, h, w1.t(), out=out),
                 "hidden dL/dW, (H,B)x(B,H)": lambda: torch.mm(h.t(), h, out=w_grad),
                 f"first dL/dW, (H,B)x(B,{OBS + ACT})": lambda: torch.mm(h.t(), x, out=w0_grad),
-                "ReLU on (B,H) as the update runs it (bf16: on its int16 bits)": lambda: relu_(as_bits(out))}
+                "ReLU on (B,H) as the update runs it (bf16: on its int16 bits)": lambda: relu_(out_bits)}
     fp32, bf16 = ops(torch.float32), ops(torch.bfloat16)
     return {name: statistics.median(per_call_us(fp32[name], 300) / per_call_us(bf16[name], 300)
                                     for _ in range(rounds)) for name in fp32}

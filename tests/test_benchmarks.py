@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -178,15 +179,38 @@ def test_throughput_writes_its_json_only_when_every_run_succeeded(tmp_path, monk
     assert [r["path"] for r in json.loads(out.read_text())["results"]] == ["manual", "eager"]
 
 
-@pytest.mark.skipif(subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "ddpg/manual_update.py"], cwd=ROOT).returncode
-                    != 0, reason="ddpg/manual_update.py differs from HEAD's here")
-def test_ab_update_finds_head_bit_identical_to_itself_and_leaves_no_scratch_file(tmp_path):
-    r = run_benchmark("ab_update.py", "--rev", "HEAD", "--precision", "fp32", "--rounds", "2", "--per-round", "3",
-                      cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.count("round ") == 2 and r.stdout.rstrip().endswith(
-        "after 6 updates each, all four networks bit-identical: True"), r.stdout
-    assert [p.name for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor")] == []
+def test_ab_update_says_bit_identical_only_when_the_two_updates_agree(monkeypatch, capsys, tmp_path):
+    import ab_update
+    import ddpg.manual_update as current
+
+    class Nudged(current.ManualUpdate):  # one bias moved after each update: no longer the same update
+        def __call__(self):
+            metrics = super().__call__()
+            self.agent.actor.layers[0].bias.data[0] += 1e-3
+            return metrics
+
+    def fake_rev(update_class):
+        return lambda rev, folder: (SimpleNamespace(ManualUpdate=update_class), "abc1234")
+
+    for name in ("flush_denormals", "keep_freed_memory"):  # process-wide settings: not in the test process
+        monkeypatch.setattr(ab_update, name, lambda: True)
+    for update_class, verdict in ((current.ManualUpdate, True), (Nudged, False)):
+        monkeypatch.setattr(ab_update, "module_at", fake_rev(update_class))
+        monkeypatch.setattr(sys, "argv", ["ab_update.py", "--rev", "X", "--rounds", "2", "--per-round", "2"])
+        assert ab_update.main() == 0
+        out = capsys.readouterr().out
+        assert out.count("round ") == 2 and "abc1234's time / the working tree's" in out
+        assert out.rstrip().endswith(f"after 6 updates each, all four networks bit-identical: {verdict}"), out
+    # a revision whose update takes other dtypes, or other arguments, is refused in one line
+    bf16_tape = SimpleNamespace(actor=SimpleNamespace(inputs=[None, torch.zeros(1, dtype=torch.bfloat16)]))
+    for update_class, error in ((lambda *a: bf16_tape, "runs the hidden layers in torch.bfloat16, not --precision fp32"),
+                                (lambda agent: None, "its ManualUpdate does not fit this package (TypeError")):
+        monkeypatch.setattr(ab_update, "module_at", fake_rev(update_class))
+        with pytest.raises(SystemExit) as e:
+            ab_update.main()
+        assert e.value.code == 2 and error in capsys.readouterr().err
+    module, short = ab_update.module_at("HEAD", tmp_path)  # and git's own path: HEAD's file, imported
+    assert callable(module.ManualUpdate) and len(short) >= 7 and int(short, 16) >= 0
 
 
 def test_throughput_and_checkpoint_cost_run_and_leave_no_scratch_folder(tmp_path):

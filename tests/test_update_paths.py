@@ -115,6 +115,7 @@ def test_bf16_relu_on_int16_bits_gives_torchs_values_and_backward_on_every_bf16_
     # Bug tried: clamp_min_(0) on the bits (an earlier version) zeroes the 127 NaNs with the sign bit set.
     # With subnormals flushed, torch's ReLU zeroes a positive subnormal and this keeps it, so what must
     # agree is what torch's ReLU backward, which the hand-written update runs, makes of each.
+    # (set_flush_denormal reaches only threads started after it; tests/conftest.py keeps torch on 1 thread)
     was_flushing = (torch.tensor([1e-39]) * 1.0).item() == 0.0
     torch.set_flush_denormal(flush)
     try:
