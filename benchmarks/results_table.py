@@ -108,10 +108,11 @@ MEASURED_BY = ("total_steps", "eval_interval", "eval_episodes")
 
 
 def env_results(sweep_dirs: list[Path], env_id: str,
-                default: Config) -> tuple[tuple[list[str], dict, int, int, int] | None, int]:
+                default: Config) -> tuple[tuple[list[str], dict, int, int, int] | None, int, int]:
     """The row for env_id: (its sweeps' names, {seed: result of each started trial}, the step count, the
     number of seeds fixed in advance, the evaluation episodes), or None; also how many sweeps of env_id were
-    skipped because they ran other settings than its defaults (`default`).
+    skipped because they ran other settings than its defaults (`default`), and how many because they ran
+    only for weights.
 
     Sweeps that train env_id with its defaults and measure it the same way (MEASURED_BY) pool their
     seeds, so seeds run in a later sweep join the row of the earlier ones. Of such pools the row is one
@@ -121,13 +122,14 @@ def env_results(sweep_dirs: list[Path], env_id: str,
     a rerun on another CPU is another run, and a row must not swap a seed for it, so it is no row."""
     budget = default.total_steps
     pools: dict[tuple, dict] = {}
-    skipped = 0
+    skipped = reruns = 0
     for d in sweep_dirs:
         spec = sweep.load_spec(d)
         if env_id not in spec["envs"]:
             continue
         if spec.get("weights_only"):
             print(f"{env_id}: skipping {d}: a seed run again for its weights, not a row", file=sys.stderr)
+            reruns += 1
             continue
         ours = make_config(sweep.trial_flags(spec, env_id, spec["seeds"][0]))
         changed = [f.name for f in dataclasses.fields(Config)
@@ -161,7 +163,7 @@ def env_results(sweep_dirs: list[Path], env_id: str,
         if pool["results"] and (best is None or rank > best_rank):
             used = [d.name for d in sweep_dirs if d in pool["from"].values()]
             best, best_rank = (used, pool["results"], total, len(pool["seeds"]), episodes), rank
-    return best, skipped
+    return best, skipped, reruns
 
 
 def not_judged(total: int, budget: int, finals: list[float], n_seeds: int) -> str | None:
@@ -315,10 +317,12 @@ def main() -> int:
                                                     else "none")
             target = float(refs[0]["return"]) if refs else LEARNED.get(env_id)
             default = make_config({"env": env_id})  # the preset and the env's entry: its budget, its maths
-            found, skipped = env_results(sweep_dirs, env_id, default)
+            found, skipped, reruns = env_results(sweep_dirs, env_id, default)
             if found is None:
                 what = (f"not run with its current settings ({skipped} sweep{'s' if skipped > 1 else ''} with "
-                        f"other settings skipped)" if skipped else "not run yet")
+                        f"other settings skipped)" if skipped
+                        else "only run again for weights (--weights-only), which makes no row" if reruns
+                        else "not run yet")
                 rows.append((f"| {env_id} | {what} | – | – | – | {ref_text} | – | – |", None))
                 same_way_rows += [f"{published_cells(env_id, r)} {what} | – |" for r in refs]
                 continue

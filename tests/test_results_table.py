@@ -122,6 +122,11 @@ def test_a_seed_run_as_far_twice_counts_once_and_a_rerun_for_weights_is_no_row(t
     assert (f"Pendulum-v1: seed 0 is in {tmp_path / 'z-first'} and {tmp_path / 'a-second'}; the row uses "
             f"{tmp_path / 'z-first'}, the first given of two that ran as far") in r.stderr, r.stderr
     assert f"Pendulum-v1: skipping {weights_only}: a seed run again for its weights, not a row" in r.stderr
+    # Alone, a rerun for weights still makes no row, and the row says why rather than "not run yet".
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "results_table.py"), str(weights_only)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "| Pendulum-v1 | only run again for weights (--weights-only), which makes no row | – |" in r.stdout, r.stdout
 
 
 def test_summary_averages_finished_seeds_only(tmp_path):
