@@ -7,7 +7,7 @@ import pickle
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -182,18 +182,35 @@ def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
                     from None
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text as a whole new file (tables, results JSON): a failed write raises its OSError and leaves
-    the old file, with no temporary beside it."""
+@contextlib.contextmanager
+def replacing(path: Path, mode: str, newline: str | None = None) -> Iterator[IO[Any]]:
+    """Write `path` through `<path>.tmp`: on leaving, flush and fsync it, rename it over `path` and fsync the
+    folder, so a crash at any moment leaves the old file or the new one, never a torn one. An error leaves
+    the old file and no temporary, and raises on."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text)
+        with open(tmp, mode, newline=newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError:
+        dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text as a whole new file (tables, logs, results JSON) through `replacing`, its line ends as
+    given; a failed write raises its OSError."""
+    with replacing(path, "w", newline="") as f:
+        f.write(text)
 
 
 def run_header(cfg: Config, obs_dim: int, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
@@ -226,29 +243,13 @@ def checkpoint_state(header: dict[str, Any], *, run_id: int | None, step: int, e
 
 
 def atomic_save(obj: dict[str, Any], path: Path) -> None:
-    """Write to `<path>.tmp`, flush and fsync, then rename over `path`.
-
-    A crash at any moment leaves either the old file or the new one, never a torn one.
-    """
+    """torch.save through `replacing`: a crash at any moment leaves either the old file or the new one."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with replacing(path, "wb") as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
     except OSError as e:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise DDPGError(f"could not write {path}: {e.strerror or e}; the previous file there (if any) is kept")
 
 

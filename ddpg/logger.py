@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 import secrets
 import time
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
+from ddpg.checkpoint import atomic_write_text
 from ddpg.errors import DDPGError, first_line
 
 CSV_FILE = "metrics.csv"
@@ -91,10 +92,9 @@ class Logger:
                             f"{step}: it is an older copy of that run. Resume the newest checkpoint, or go on "
                             f"from this one as a new run with --resume <this checkpoint> --run-name NEW")
         keep = [rows[0]] + [r for r in rows[1:] if len(r) == 3 and r[0].isdigit() and int(r[0]) <= step]
-        tmp = self.csv_path.with_name(CSV_FILE + ".tmp")
-        with open(tmp, "w", newline="") as f:
-            csv.writer(f).writerows(keep)
-        os.replace(tmp, self.csv_path)
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(keep)
+        atomic_write_text(self.csv_path, text.getvalue())
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, step)

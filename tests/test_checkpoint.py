@@ -63,3 +63,24 @@ def test_unwritable_directory_names_the_path(tmp_path):
     blocker.write_text("a file where the models directory should be")
     with pytest.raises(DDPGError, match="could not write .*not_a_dir/Pendulum-v1/checkpoint.pt"):
         good(blocker / "Pendulum-v1" / "checkpoint.pt", 1.0)
+
+
+def test_text_files_are_written_the_same_durable_way(tmp_path, monkeypatch):
+    # Tables, results JSON and the trimmed metrics.csv go through the checkpoints' own replace: fsync of the
+    # file and of its folder, and on a failure the old file with no temporary beside it.
+    path = tmp_path / "metrics.csv"
+    ckpt_io.atomic_write_text(path, "step,tag,value\r\n0,run/id,7\r\n")
+    assert path.read_bytes() == b"step,tag,value\r\n0,run/id,7\r\n"  # line ends kept as given
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(ckpt_io.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    ckpt_io.atomic_write_text(path, "step,tag,value\n")
+    assert len(synced) == 2 and path.read_text() == "step,tag,value\n"
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ckpt_io.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ckpt_io.atomic_write_text(path, "a new table")
+    assert path.read_text() == "step,tag,value\n" and not (tmp_path / "metrics.csv.tmp").exists()
