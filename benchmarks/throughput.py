@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
+from ddpg import runtime  # noqa: E402
 from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
@@ -102,7 +103,8 @@ def torch_version() -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's name, x86 family and model, and which of the units the products can use it has.
+    """The CPU's name, x86 family and model, and which of the units the products can use it has
+    (`runtime.product_units`, what the bf16 refusal reads).
 
     The name alone does not tell an AMD EPYC with AVX-512 and bf16 (Zen 4) from one without (Zen 3),
     and bf16 ran 20x slower than fp32 on the second.
@@ -117,12 +119,8 @@ def cpu_model() -> str:
     name = info.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in info and "model" in info:
         name += f" (family {info['cpu family']}, model {info['model']})"
-    if "flags" in info:
-        flags = set(info["flags"].split())
-        units = [unit for unit, flag in (("AVX-512", "avx512f"), ("AVX512_BF16", "avx512_bf16"), ("AMX-BF16", "amx_bf16"))
-                 if flag in flags]
-        name += ", " + (", ".join(units) if units else "no AVX-512")
-    return name
+    units = [runtime.PRODUCT_UNITS[key] for key in runtime.product_units()]
+    return name + ", " + (", ".join(units) if units else "no AVX-512")
 
 
 def check_runnable(cfg: Config) -> None:

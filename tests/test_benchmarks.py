@@ -15,9 +15,11 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import step_parts  # noqa: E402
 from saturation import saturation  # noqa: E402
+from throughput import cpu_model  # noqa: E402
 from update_breakdown import one_update, op_kinds, update_flops  # noqa: E402
 
 import train  # noqa: E402
+from ddpg import runtime  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import make_config  # noqa: E402
@@ -264,3 +266,15 @@ def test_same_results_names_the_first_difference_and_ignores_timings_and_run_ids
         "runs/metrics.csv: (['1000', 'eval/return', '-3.5'], ['1000', 'eval/return', '-3.25'])")
     (tmp_path / "b" / "runs" / "extra.csv").write_text("step,tag,value\n")
     assert compare(tmp_path / "a", tmp_path / "b").startswith("the runs wrote different files: ['runs/extra.csv']")
+
+
+@pytest.mark.parametrize("caps, label", [({"avx512_f": True, "avx512_bf16": True}, "a CPU, AVX-512, AVX512_BF16"),
+                                         ({"avx512_f": True, "amx_bf16": True}, "a CPU, AVX-512, AMX-BF16"),
+                                         ({"avx512_f": True, "avx512_bf16": False}, "a CPU, AVX-512"),
+                                         ({"avx2": True}, "a CPU, no AVX-512")])
+def test_the_cpu_the_benchmarks_name_has_the_bf16_units_the_refusal_reads(monkeypatch, caps, label):
+    # One reading of the CPU for both: a JSON that says AVX512_BF16 comes from a machine that runs bf16.
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"cpu_name": "a CPU", **caps})
+    monkeypatch.setattr("throughput.Path.read_text", lambda self: "model name\t: a CPU\nflags\t: avx512f avx512_bf16\n")
+    assert cpu_model() == label
+    assert runtime.native_bf16() is ("BF16" in label)
