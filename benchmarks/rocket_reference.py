@@ -15,12 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-import gymnasium  # noqa: E402
-
 import ddpg.envs  # noqa: E402,F401  (registers Rocket-v0)
 from ddpg.checkpoint import load_actor  # noqa: E402
 from ddpg.envs.reference import LQRController, RandomPolicy, run_episodes, zero_policy  # noqa: E402
 from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
+from ddpg.gym_utils import make_env  # noqa: E402
 
 
 def main() -> int:
@@ -37,7 +36,7 @@ def main() -> int:
         if not (math.isfinite(args.sigma) and args.sigma >= 0):
             raise DDPGError(f"--sigma must be a number >= 0, got {args.sigma}")
         require_named("--weights", args.weights, "an actor file")
-        env = gymnasium.make("Rocket-v0", thrust_noise=args.sigma)
+        env = make_env("Rocket-v0", thrust_noise=args.sigma)
         try:
             policies = {"lqr": LQRController(env), "random": RandomPolicy(args.seed), "zero": zero_policy}
             if args.weights:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from ddpg.envs.rocket import RocketEnv
 from ddpg.evaluate import run_episodes as run_seeded_episodes
+from ddpg.gym_utils import make_env
 
 Policy = Callable[[NDArray[np.float64]], NDArray[np.float32]]
 
@@ -123,7 +124,7 @@ def run_episodes(
     policy: Policy, episodes: int, seed: int = 0, sigma: float = 0.05
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Returns and lengths of ``episodes`` episodes of Rocket-v0 (episode i seeded ``seed + i``)."""
-    env = gymnasium.make("Rocket-v0", thrust_noise=sigma)
+    env = make_env("Rocket-v0", thrust_noise=sigma)
     results = run_seeded_episodes(env, policy, episodes, seed)
     env.close()
     return np.array([r for r, _ in results]), np.array([n for _, n in results], dtype=np.int64)
