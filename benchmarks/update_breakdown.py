@@ -211,15 +211,20 @@ def profile_update(precision: str, n: int = 200) -> str:
     update, _ = one_update(256, 256, "manual", precision)
     per_call_us(update, 50)
     wall = statistics.median(per_call_us(update, n) for _ in range(3))
+    start = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(n):
             update()
+    profiled = (time.perf_counter() - start) / n * 1e6
     kinds = op_kinds(prof.key_averages(), n)
     in_ops = sum(us for us, _ in kinds.values())
+    # "Outside" comes from the profiled rounds themselves: set against the unprofiled time it went negative
+    # when the machine slowed between the two (-381 us in results/update_breakdown_xeon_1207_1thread_profile.txt).
     return (f"hand-written update, {precision}, by kind of op (torch.profiler self time, us per update): "
             + "; ".join(f"{k} {us:.0f} ({calls:.0f} calls)" for k, (us, calls) in kinds.items())
-            + f"; all ops {in_ops:.0f}; without the profiler the update takes {wall:.0f} us, so about "
-            f"{wall - in_ops:.0f} us is outside any op (Python, dispatch)")
+            + f"; all ops {in_ops:.0f} of the profiled update's {profiled:.0f}, so about {profiled - in_ops:.0f} "
+            f"us is outside any op (Python, dispatch, the profiler's own); without the profiler the update "
+            f"takes {wall:.0f} us")
 
 
 def main() -> int:
