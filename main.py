@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from ddpg.config import Config  # imports gymnasium, not mujoco: MUJOCO_GL can still be set below
-from ddpg.errors import ArgumentParser, DDPGError, first_line, require_at_least, require_named
+from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, first_line, require_at_least, require_named
 
 
 def has_display() -> bool:
@@ -26,7 +26,7 @@ def has_display() -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--env", default=Config.env, help="env id the weights were trained on")
     p.add_argument("--models-dir", default=Config.models_dir,
                    help="shows the newest run's <models-dir>/<env>/<run-name>/actor.pt, or, when no run has "

@@ -8,7 +8,6 @@ spread (min to max) on a common step grid.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ddpg.errors import ArgumentParser, first_line  # noqa: E402
+from ddpg.errors import ArgumentParser, DefaultsHelpFormatter, first_line  # noqa: E402
 from ddpg.logger import CSV_FILE, HEADER  # noqa: E402
 
 
@@ -101,7 +100,7 @@ def plot_runs(curves: list[tuple[np.ndarray, np.ndarray]], out: Path, title: str
 
 def main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("csvs", nargs="+", type=Path, help="metrics.csv files, one per seed")
     p.add_argument("--tag", default="eval/return", help="which curve to plot")
     p.add_argument("--out", type=Path, default=Path("curve.png"), help="PNG to write")

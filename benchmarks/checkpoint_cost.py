@@ -9,7 +9,6 @@ and the load of the checkpoint, in a scratch directory.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -24,13 +23,13 @@ from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import Config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least, require_named  # noqa: E402
 from ddpg.noise import make_noise  # noqa: E402
 
 
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--transitions", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--dir", default=None,

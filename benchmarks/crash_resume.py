@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.config import build_parser, explicit_args, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_at_least  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least  # noqa: E402
 from same_results import first_difference  # noqa: E402
 from throughput import check_runnable  # noqa: E402
 
@@ -58,7 +58,7 @@ def check_inputs(args: argparse.Namespace) -> None:
 
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--env", default="Pendulum-v1")
     p.add_argument("--total-steps", type=int, default=40_000)
     p.add_argument("--kills", type=int, default=20)

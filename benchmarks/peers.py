@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from throughput import MATMUL_PRECISIONS, check_json_out, cpu_model, one_path, report_failed, write_json  # noqa: E402
 
-from ddpg.errors import ArgumentParser, DDPGError  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter  # noqa: E402
 
 ENV = "HalfCheetah-v5"
 BUFFER = 1_000_000
@@ -144,7 +144,7 @@ def log_interval(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--pairs", type=int, default=4, help="interleaved (project, SB3) pairs per thread count")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts")
     p.add_argument("--steps", type=int, default=4000, help="measured learn-phase steps")

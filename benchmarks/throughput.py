@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg import runtime  # noqa: E402
 from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, require_at_least, require_named  # noqa: E402
+from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least, require_named  # noqa: E402
 from ddpg.gym_utils import make_env  # noqa: E402
 from train import checked_device  # noqa: E402
 
@@ -186,7 +186,7 @@ def report_failed(failed: list[str], runs: int, json_path: str | None) -> bool:
 
 def main() -> int:
     p = ArgumentParser(description=__doc__.splitlines()[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--env", default="HalfCheetah-v5")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--paths", nargs="+", default=["manual"], choices=("manual", "eager", "compile", "cudagraphs"))

@@ -31,6 +31,15 @@ def require_at_least(flag: str, value: float, lowest: float, when: str = "") -> 
         raise DDPGError(f"{flag} must be >= {lowest}{when}, got {value}")
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each flag's default, except where there is none to show (None, or an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose errors (unknown flag, bad value, bad choice) are one line, like every other input
     error, instead of the whole usage block and then the error. Flags are matched whole: argparse's prefix

@@ -400,3 +400,11 @@ def test_a_video_of_odd_size_is_padded_to_even_not_refused(tmp_path):
             v.append(np.zeros((3, 5, 3), np.uint8))
     frames = imageio.mimread(tmp_path / "v.mp4")
     assert len(frames) == 2 and frames[0].shape == (4, 6, 3)
+
+
+def test_help_shows_defaults_but_not_where_there_is_none():
+    import main
+    text = " ".join(main.build_parser().format_help().split())  # argparse wraps to the terminal's width
+    assert "deterministic episodes to run (default: 3)" in text
+    assert "(default when headless: videos/<env>.mp4) --no-render" in text  # no "(default: None)" after it
+    assert "default: None" not in text and "default: False" not in text
