@@ -312,7 +312,7 @@ def main() -> int:
         sweep_dirs, published, readme_text = checked_inputs(args)
         for env_id in ENVS:
             refs = sorted((r for r in published if r["env"] == env_id), key=lambda r: -float(r["return"]))
-            ref_text = "; ".join(f"{float(r['return']):g} ({r['source']}, {r['env_version']}, {r['metric']})"
+            ref_text = "; ".join(f"{r['return']} ({r['source']}, {r['env_version']}, {r['metric']})"
                                  for r in refs) or (f"none; learned at ≥ {LEARNED[env_id]}" if env_id in LEARNED
                                                     else "none")
             target = float(refs[0]["return"]) if refs else LEARNED.get(env_id)

@@ -73,9 +73,9 @@ def test_full_budget_rows_are_judged_and_short_runs_are_not(tmp_path):
     fake_sweep(walker, ["Walker2d-v5"], [0], 1_000_000, {}, running=(0, 300.0))
     rows = table(smoke, full, short, bf16, hopper, walker)
     assert "| 1,000 (1,000,000) | 0 of 1 | not finished | 300.0 |" in rows["Walker2d-v5"], rows["Walker2d-v5"]
-    assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 (1 seed) | 3000.0 | 2197 (Tianshou DDPG, v3, best point of the mean "
-                                      "curve within 1M steps (10 seeds)); 2020.5 (TD3 paper Table 1 (DDPG with Lillicrap et al.'s settings), "
-                                      "v1, best point); 1860 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1577 (CleanRL "
+    assert rows["Hopper-v5"].endswith("| 1 of 2 | 3000.0 (1 seed) | 3000.0 | 2197.0 (Tianshou DDPG, v3, best point of the mean "
+                                      "curve within 1M steps (10 seeds)); 2020.46 (TD3 paper Table 1 (DDPG with Lillicrap et al.'s settings), "
+                                      "v1, best point); 1860.02 (TD3 paper Table 1 (tuned DDPG), v1, best point); 1576.78 (CleanRL "
                                       "ddpg_continuous_action.py, v4, during training at 1M steps) | – (1 of 2 seeds "
                                       "done) | hopper |"), rows["Hopper-v5"]
     # Pendulum's budget is 100k (ddpg/env_settings.toml): 2 of the 3 seeds are done, mean ± std of their finals.
@@ -310,9 +310,9 @@ def test_curves_draw_each_rows_pooled_seeds_and_link_them_from_the_table(tmp_pat
     assert lines[0].endswith("| sweeps | curve |") and lines[1] == "|---" * 9 + "|"
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines}
     assert rows["Hopper-v5"].endswith("| s0, s12 | [curve](curves/Hopper-v5.png) |"), rows["Hopper-v5"]
-    assert rows["Ant-v5"].endswith("| not run yet | – | – | – | 1005.3 (TD3 paper Table 1 (DDPG with Lillicrap et al.'s "
+    assert rows["Ant-v5"].endswith("| not run yet | – | – | – | 1005.30 (TD3 paper Table 1 (DDPG with Lillicrap et al.'s "
                                    "settings), v1, best point); 990.4 (Tianshou DDPG, v3, best point of the mean curve "
-                                   "within 1M steps (10 seeds)); 888.8 (TD3 paper Table 1 (tuned DDPG), v1, best point) | – "
+                                   "within 1M steps (10 seeds)); 888.77 (TD3 paper Table 1 (tuned DDPG), v1, best point) | – "
                                    "| – | – |")
     assert rows["CarRacing-v3"].endswith("| – | – |") and rows["CarRacing-v3"].count(" | ") == 8
     # no PNG for rows without runs
