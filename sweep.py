@@ -471,7 +471,7 @@ def summarize(sweep_dir: Path, running: bool | None = None) -> str:
         plot_seeds(started, sweep_dir / f"{env_id}.png", f"{env_id}, {preset} preset",
                    f"evaluation return ({cfg.eval_episodes} episodes)", not_done)
     text = "\n".join(lines + per_trial) + "\n"
-    (sweep_dir / SUMMARY_FILE).write_text(text)
+    ckpt_io.atomic_write_text(sweep_dir / SUMMARY_FILE, text)
     return text
 
 
@@ -503,7 +503,7 @@ def export(sweep_dir: Path, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         # sweep.json first: it claims the folder for this sweep, so an export cut short can be run again.
         copy = {**spec, "exported_from": spec.get("exported_from", spec["sweep_dir"])}
-        held.write_text(json.dumps(copy, indent=2) + "\n")
+        ckpt_io.atomic_write_text(held, json.dumps(copy, indent=2) + "\n")
         for name in [SUMMARY_FILE, *(f"{e}.png" for e in spec["envs"])]:
             if (sweep_dir / name).is_file():
                 shutil.copy2(sweep_dir / name, dest / name)
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
                 connect(args.address, args.cpus)
                 check_resources(spec)
             if not args.resume:
-                (sweep_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+                ckpt_io.atomic_write_text(sweep_dir / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
             print(f"sweep {spec['name']}: {len(spec['envs'])} env(s) x {len(spec['seeds'])} seed(s) in "
                   f"{spec['sweep_dir']}", file=sys.stderr)
             return run(spec, resume=bool(args.resume))

@@ -185,8 +185,8 @@ def ensure_writable_dirs(dirs: dict[str, Path]) -> None:
 @contextlib.contextmanager
 def replacing(path: Path, mode: str, newline: str | None = None) -> Iterator[IO[Any]]:
     """Write `path` through `<path>.tmp`: on leaving, flush and fsync it, rename it over `path` and fsync the
-    folder, so a crash at any moment leaves the old file or the new one, never a torn one. An error leaves
-    the old file and no temporary, and raises on."""
+    folder, so a crash at any moment leaves the old file or the new one, never a torn one. An error before
+    the rename leaves the old file and no temporary, and raises on."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -195,15 +195,18 @@ def replacing(path: Path, mode: str, newline: str | None = None) -> Iterator[IO[
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+    # Make the rename itself durable; best effort, as the new file is already in place (and some
+    # filesystems refuse fsync on a folder).
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -32,10 +32,11 @@ def require_at_least(flag: str, value: float, lowest: float, when: str = "") -> 
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """--help with each flag's default, except where there is none to show (None, or an off switch)."""
+    """--help with each flag's default, except where there is none to show (None, an off switch, an empty
+    list)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
+        if action.default is None or action.default is False or action.default == []:
             return action.help
         return super()._get_help_string(action)
 

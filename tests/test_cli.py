@@ -407,4 +407,4 @@ def test_help_shows_defaults_but_not_where_there_is_none():
     text = " ".join(main.build_parser().format_help().split())  # argparse wraps to the terminal's width
     assert "deterministic episodes to run (default: 3)" in text
     assert "(default when headless: videos/<env>.mp4) --no-render" in text  # no "(default: None)" after it
-    assert "default: None" not in text and "default: False" not in text
+    assert "default: None" not in text and "default: False" not in text and "default: []" not in text
