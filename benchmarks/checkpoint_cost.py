@@ -23,7 +23,8 @@ from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg.agent import DDPGAgent  # noqa: E402
 from ddpg.buffer import ReplayBuffer  # noqa: E402
 from ddpg.config import Config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least, require_named  # noqa: E402
+from ddpg.errors import (ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least,  # noqa: E402
+                         require_named)
 from ddpg.noise import make_noise  # noqa: E402
 
 

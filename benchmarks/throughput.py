@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from ddpg import checkpoint as ckpt_io  # noqa: E402
 from ddpg import runtime  # noqa: E402
 from ddpg.config import MATMUL_PRECISIONS, Config, make_config  # noqa: E402
-from ddpg.errors import ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least, require_named  # noqa: E402
+from ddpg.errors import (ArgumentParser, DDPGError, DefaultsHelpFormatter, require_at_least,  # noqa: E402
+                         require_named)
 from ddpg.gym_utils import make_env  # noqa: E402
 from train import checked_device  # noqa: E402
 
